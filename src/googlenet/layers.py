@@ -1,0 +1,170 @@
+"""The building blocks of Inception v1: the convolution unit, the two Inception modules, the aux head.
+
+Submodule names follow torchvision's (`branch1`..`branch4`, `conv`/`bn`, `fc1`/`fc2`) so that a
+torchvision GoogLeNet state_dict loads into the `torchvision` flavour without any renaming.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from googlenet.architecture import AUX_CONV_CHANNELS, AUX_HIDDEN_FEATURES, AUX_POOLED_SIZE
+
+# Inception v2's paper and torchvision both use eps=1e-3 for these BatchNorms, not torch's 1e-5.
+BATCH_NORM_EPS = 1e-3
+
+
+def _require_positive(**channels: int) -> None:
+    for name, value in channels.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive whole number of channels, got {value!r}")
+
+
+class ConvBlock(nn.Module):
+    """Convolution -> optional BatchNorm -> ReLU.
+
+    With `batch_norm=True` the convolution has no bias (the BatchNorm shift replaces it); this is the
+    tutorial's unit and torchvision's `BasicConv2d`. With `batch_norm=False` it is the paper's biased
+    convolution followed by ReLU, and `bn` is an identity so the parameter names stay the same.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        _require_positive(in_channels=in_channels, out_channels=out_channels)
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=not batch_norm
+        )
+        self.bn: nn.Module = nn.BatchNorm2d(out_channels, eps=BATCH_NORM_EPS) if batch_norm else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.bn(self.conv(x)), inplace=True)
+
+
+class NaiveInceptionModule(nn.Module):
+    """The naive Inception module (paper figure 2a).
+
+    1x1, 3x3 and 5x5 convolutions and a 3x3/1 max pool run side by side on the same input and are
+    concatenated, so the output has `in_channels + ch1x1 + ch3x3 + ch5x5` channels. With 256 inputs and
+    64 filters per convolution it has 573,824 parameters: the cost the reduced module removes.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        ch1x1: int = 64,
+        ch3x3: int = 64,
+        ch5x5: int = 64,
+        batch_norm: bool = True,
+        branch3_kernel_size: int = 5,
+    ) -> None:
+        super().__init__()
+        _require_positive(in_channels=in_channels, ch1x1=ch1x1, ch3x3=ch3x3, ch5x5=ch5x5)
+        self.branch1 = ConvBlock(in_channels, ch1x1, 1, batch_norm=batch_norm)
+        self.branch2 = ConvBlock(in_channels, ch3x3, 3, padding=1, batch_norm=batch_norm)
+        self.branch3 = ConvBlock(
+            in_channels, ch5x5, branch3_kernel_size, padding=branch3_kernel_size // 2, batch_norm=batch_norm
+        )
+        self.branch4 = nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True)
+        self.out_channels = in_channels + ch1x1 + ch3x3 + ch5x5
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+class InceptionModule(nn.Module):
+    """The Inception module with dimension reductions (paper figure 2b), Table 1's six numbers.
+
+    Branches: 1x1; 1x1 reduce -> 3x3; 1x1 reduce -> 5x5; 3x3/1 max pool -> 1x1 projection. The output
+    has `ch1x1 + ch3x3 + ch5x5 + pool_proj` channels. `branch3_kernel_size=3` gives torchvision's
+    variant, whose "5x5" branch is a 3x3 convolution (pytorch/vision#906).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        ch1x1: int,
+        ch3x3_reduce: int,
+        ch3x3: int,
+        ch5x5_reduce: int,
+        ch5x5: int,
+        pool_proj: int,
+        batch_norm: bool = True,
+        branch3_kernel_size: int = 5,
+    ) -> None:
+        super().__init__()
+        _require_positive(
+            in_channels=in_channels,
+            ch1x1=ch1x1,
+            ch3x3_reduce=ch3x3_reduce,
+            ch3x3=ch3x3,
+            ch5x5_reduce=ch5x5_reduce,
+            ch5x5=ch5x5,
+            pool_proj=pool_proj,
+        )
+        self.branch1 = ConvBlock(in_channels, ch1x1, 1, batch_norm=batch_norm)
+        self.branch2 = nn.Sequential(
+            ConvBlock(in_channels, ch3x3_reduce, 1, batch_norm=batch_norm),
+            ConvBlock(ch3x3_reduce, ch3x3, 3, padding=1, batch_norm=batch_norm),
+        )
+        self.branch3 = nn.Sequential(
+            ConvBlock(in_channels, ch5x5_reduce, 1, batch_norm=batch_norm),
+            ConvBlock(
+                ch5x5_reduce, ch5x5, branch3_kernel_size, padding=branch3_kernel_size // 2, batch_norm=batch_norm
+            ),
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
+            ConvBlock(in_channels, pool_proj, 1, batch_norm=batch_norm),
+        )
+        self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+class AuxClassifier(nn.Module):
+    """The auxiliary classifier of paper section 5, attached to the outputs of 4a and 4d.
+
+    Average pool to 4x4 -> 1x1 convolution with 128 filters + ReLU -> fully connected 1024 + ReLU ->
+    dropout (70%) -> linear to the classes. `pool="paper"` is the paper's 5x5/3 average pool, which
+    gives 4x4 from the 14x14 map of a 224x224 input; at other input sizes an adaptive pool brings its
+    output to 4x4 so the head works at any size. `pool="adaptive"` is torchvision's adaptive 4x4 pool.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        dropout: float = 0.7,
+        batch_norm: bool = True,
+        pool: str = "paper",
+    ) -> None:
+        super().__init__()
+        _require_positive(in_channels=in_channels, num_classes=num_classes)
+        if pool not in ("paper", "adaptive"):
+            raise ValueError(f"unknown aux pool {pool!r}; choose 'paper' or 'adaptive'")
+        self.pool = pool
+        self.conv = ConvBlock(in_channels, AUX_CONV_CHANNELS, 1, batch_norm=batch_norm)
+        self.fc1 = nn.Linear(AUX_CONV_CHANNELS * AUX_POOLED_SIZE**2, AUX_HIDDEN_FEATURES)
+        self.fc2 = nn.Linear(AUX_HIDDEN_FEATURES, num_classes)
+        self.dropout = nn.Dropout(p=dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.pool == "paper" and x.shape[-1] >= 5 and x.shape[-2] >= 5:
+            x = F.avg_pool2d(x, kernel_size=5, stride=3)
+        x = F.adaptive_avg_pool2d(x, (AUX_POOLED_SIZE, AUX_POOLED_SIZE))
+        x = self.conv(x)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x), inplace=True)
+        x = self.dropout(x)
+        return self.fc2(x)
