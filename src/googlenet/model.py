@@ -164,6 +164,8 @@ class GoogLeNet(nn.Module):
         raise RuntimeError("no input size up to 1024 fits this network")
 
     def _check_input(self, x: Tensor) -> None:
+        if torch.jit.is_tracing():
+            return  # a trace fixes the input shape anyway; the checks would only add TracerWarnings
         if x.dim() != 4:
             raise ValueError(f"GoogLeNet expects a 4-d batch [N, C, H, W], got shape {tuple(x.shape)}")
         if x.shape[1] != self.in_chans:

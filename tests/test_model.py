@@ -1,0 +1,155 @@
+"""GoogLeNet's forward contract, options and error messages."""
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import give_real_scale
+from googlenet import FLAVOURS, GoogLeNet, GoogLeNetOutputs, googlenet
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_training_returns_logits_aux1_aux2_and_eval_returns_logits(flavour):
+    model = googlenet(flavour, num_classes=7)
+    x = torch.randn(2, 3, 96, 96)
+    outputs = model.train()(x)
+    assert isinstance(outputs, GoogLeNetOutputs)
+    assert outputs._fields == ("logits", "aux1", "aux2")
+    assert all(t.shape == (2, 7) for t in outputs)
+    logits = model.eval()(x)
+    assert isinstance(logits, torch.Tensor) and logits.shape == (2, 7)
+
+
+def test_aux1_reads_4a_and_aux2_reads_4d():
+    model = give_real_scale(googlenet("bn", num_classes=5)).train()
+    model.aux1.dropout.p = model.aux2.dropout.p = model.dropout.p = 0.0
+    seen = {}
+    for name in ("inception4a", "inception4d"):
+        getattr(model, name).register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, o))
+    outputs = model(torch.randn(2, 3, 64, 64))
+    torch.testing.assert_close(outputs.aux1, model.aux1(seen["inception4a"]))
+    torch.testing.assert_close(outputs.aux2, model.aux2(seen["inception4d"]))
+    assert not torch.allclose(outputs.aux1, outputs.aux2)
+
+
+def test_without_aux_heads_training_returns_logits():
+    model = googlenet(aux_logits=False, num_classes=3).train()
+    assert model.aux1 is None and model.aux2 is None
+    out = model(torch.randn(2, 3, 64, 64))
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 3)
+
+
+def test_features_and_head_compose_to_forward():
+    model = give_real_scale(googlenet("bn", num_classes=10)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    features = model.forward_features(x)
+    assert features.shape == (2, 1024) and model.num_features == 1024
+    torch.testing.assert_close(model.forward_head(features), model(x))
+    torch.testing.assert_close(model.forward_head(features, pre_logits=True), features)
+
+
+def test_reset_classifier_for_fine_tuning():
+    model = googlenet("bn", num_classes=1000)
+    model.reset_classifier(4)
+    assert model.get_classifier().out_features == 4 and model.aux1.fc2.out_features == 4
+    assert model.config.num_classes == 4
+    assert all(t.shape == (2, 4) for t in model.train()(torch.randn(2, 3, 64, 64)))
+
+
+def test_grayscale_input():
+    model = googlenet(in_chans=1, num_classes=10).eval()
+    assert model.conv1.conv.in_channels == 1
+    assert model(torch.randn(2, 1, 64, 64)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_minimum_input_size_works_and_one_less_is_a_clear_error(flavour):
+    model = googlenet(flavour).eval()
+    side = model.min_input_size
+    assert model(torch.randn(1, 3, side, side)).shape == (1, 1000)
+    assert model(torch.randn(1, 3, side + 1, 300)).shape == (1, 1000)  # odd and non-square sizes
+    with pytest.raises(ValueError, match=f"minimum {side}x{side}"):
+        model(torch.randn(1, 3, side - 1, side - 1))
+    # The check is ours, not torch's: without it, torch fails deep inside a pooling layer.
+    model.min_input_size = 1
+    with pytest.raises(RuntimeError, match="too small"):
+        model(torch.randn(1, 3, side - 1, side - 1))
+
+
+def test_minimum_sizes():
+    assert googlenet("torchvision").min_input_size == 15  # torchvision's own meta["min_size"]
+    assert googlenet("paper").min_input_size == googlenet("bn").min_input_size == 31
+
+
+def test_paper_flavour_is_the_caffe_network():
+    model = googlenet("paper")
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert all(m.bias is not None for m in model.modules() if isinstance(m, nn.Conv2d))
+    lrns = [name for name, m in model.named_children() if isinstance(m, nn.LocalResponseNorm)]
+    assert lrns == ["lrn1", "lrn2"]
+    order = list(dict(model.named_children()))
+    assert order.index("lrn1") == order.index("maxpool1") + 1 and order.index("lrn2") == order.index("conv3") + 1
+    assert (model.lrn1.size, model.lrn1.alpha, model.lrn1.beta) == (5, 1e-4, 0.75)
+    assert model.dropout.p == 0.4 and model.aux1.dropout.p == 0.7
+    assert {m.kernel_size for n, m in model.named_children() if isinstance(m, nn.MaxPool2d)} == {3}
+
+
+def test_naive_option_builds_naive_modules_at_network_scale():
+    model = googlenet("bn", naive=True, num_classes=10).eval()
+    assert type(model.inception3a).__name__ == "NaiveInceptionModule"
+    # The pool branch passes its input through, so the channels pile up: 192 + 64 + 128 + 32 at 3a.
+    assert model.inception3a.out_channels == 416
+    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 10)
+
+
+def test_transform_input_is_visible():
+    model = googlenet("torchvision", transform_input=True)
+    assert "ImageNetToUnitRange" in repr(model)
+    assert "ImageNetToUnitRange" not in repr(googlenet("torchvision"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(flavour="caffe"), "unknown flavour 'caffe'; choose one of: paper, bn, torchvision"),
+        (dict(num_classes=0), "num_classes must be a positive whole number"),
+        (dict(in_chans=-1), "in_chans must be a positive whole number"),
+        (dict(dropout=1.5), r"dropout must be in \[0, 1\)"),
+        (dict(in_chans=1, transform_input=True), "transform_input needs 3 input channels"),
+    ],
+)
+def test_bad_options_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        googlenet(**kwargs)
+
+
+def test_wrong_channel_count_is_named_before_any_convolution():
+    model = googlenet(in_chans=1)
+    calls = []
+    model.conv1.conv.register_forward_pre_hook(lambda *args: calls.append(1))
+    with pytest.raises(ValueError, match=r"input has 3 channels but the model was built with in_chans=1"):
+        model(torch.randn(2, 3, 64, 64))
+    with pytest.raises(ValueError, match=r"4-d batch"):
+        model(torch.randn(1, 64, 64))
+    assert calls == []
+
+
+def test_builder_and_class_agree():
+    assert isinstance(googlenet(), GoogLeNet)
+    assert googlenet().config.flavour == "bn"
+    model = googlenet("paper", num_classes=10, in_chans=1, aux_logits=False, dropout=0.5)
+    assert model.config.to_dict() == dict(flavour="paper", num_classes=10, in_chans=1, aux_logits=False,
+                                          dropout=0.5, aux_dropout=0.7, naive=False, transform_input=False)
+
+
+def test_bn_flavour_initialisation_keeps_activations_alive():
+    # Kaiming init: a freshly built bn model in eval mode does not collapse to ~0 (torchvision's does).
+    model = googlenet("bn", num_classes=10).eval()
+    assert model.forward_features(torch.randn(2, 3, 96, 96)).std() > 1e-2
+
+
+def test_drop_aux_heads():
+    model = googlenet("bn")
+    model.drop_aux_heads()
+    assert "aux1.fc1.weight" not in model.state_dict() and not model.config.aux_logits
+    assert isinstance(model.train()(torch.randn(1, 3, 64, 64)), torch.Tensor)
