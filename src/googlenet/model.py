@@ -27,12 +27,11 @@ from googlenet.architecture import (
     paper_table,
 )
 from googlenet.layers import AuxClassifier, ConvBlock, InceptionModule, NaiveInceptionModule
+from googlenet.presets import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 # torchvision's ImageNet weights were trained (ported from Caffe) on inputs scaled to [-1, 1], but
 # are documented as taking ImageNet-normalised inputs; its `transform_input=True` silently converts
 # one into the other (pytorch/vision#4136). Here the conversion is a visible module.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class GoogLeNetOutputs(NamedTuple):
@@ -110,6 +109,10 @@ class GoogLeNet(nn.Module):
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.aux_logits = aux_logits
+        # What the model was trained for, carried with it into saved model directories and exports:
+        # the class names (index order) and the inference preprocessing (a presets.Preprocessing).
+        self.class_names: list[str] | None = None
+        self.preprocessing: Preprocessing | None = None
 
         self.input_transform: nn.Module = ImageNetToUnitRange() if transform_input else nn.Identity()
         trunk, channels_at = self._build_trunk(spec, in_chans, naive)
