@@ -33,10 +33,152 @@ def _add_summary(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _optional_float(text: str) -> float | None:
+    return None if text.lower() in ("none", "off", "0") else float(text)
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    from googlenet.train import AMP_MODES, SCHEDULES
+
+    parser = commands.add_parser(
+        "train", help="train on a built-in data set or an image folder (default: the Fashion-MNIST main job)",
+        description="Train GoogLeNet. Every option defaults to the Fashion-MNIST main job; with --resume, the "
+        "options the run started with, and any option given here overrides them (e.g. more --epochs).",
+    )
+    add = parser.add_argument
+    add("--data", help="fashion-mnist (default), mnist, kmnist, cifar10, cifar100, or an image folder path")
+    add("--data-dir", help="where the data set's files are (default: the system location or cache)")
+    add("--output-dir", help="run directory to write (default: runs/fashion-mnist)")
+    add("--resume", metavar="DIR", help="continue the run in DIR exactly where it stopped")
+    add("--flavour", choices=sorted(FLAVOURS))
+    add("--epochs", type=int)
+    add("--batch-size", type=int, help="per process")
+    add("--input-size", type=int, help="model input side (default: 32 for 28x28/32x32 data sets, 224 else)")
+    add("--train-preset", choices=("auto", "paper", "small"))
+    add("--no-aux", dest="aux_logits", action="store_false", default=None, help="no auxiliary classifiers")
+    add("--aux-weight", type=float)
+    add("--lr", type=float, help="learning rate for a global batch of 128 (scaled linearly)")
+    add("--momentum", type=float)
+    add("--weight-decay", type=float)
+    add("--schedule", choices=SCHEDULES, help="cosine with warm-up, or paper: x0.96 every 8 epochs")
+    add("--warmup-epochs", type=float)
+    add("--label-smoothing", type=float)
+    add("--ema-decay", type=_optional_float, help="Polyak averaging decay per step, or 'off'")
+    add("--clip-grad-norm", type=_optional_float, help="max gradient norm, or 'off'")
+    add("--amp", choices=AMP_MODES, help="bf16 autocast: auto (where supported), bf16, off")
+    add("--no-channels-last", dest="channels_last", action="store_false", default=None)
+    add("--sync-batch-norm", action="store_true", default=None, help="SyncBatchNorm across processes")
+    add("--seed", type=int)
+    add("--workers", type=int, help="data loading processes (default 0: in the training process)")
+    add("--val-fraction", type=float, help="validation share of an image folder without val/")
+    add("--strict", action="store_true", default=None, help="fail on unreadable images instead of skipping them")
+    add("--download", action="store_true", default=None, help="allow torchvision to download the data set")
+    add("--train-subset", type=int, help="train on the first N images only")
+    add("--val-subset", type=int, help="validate on the first N images only")
+    add("--device", help="auto (default), cpu, cuda, cuda:1, ...")
+    add("--no-tensorboard", dest="tensorboard", action="store_false", default=None)
+    add("--no-progress", dest="progress", action="store_false", default=None)
+
+    def run(args: argparse.Namespace) -> int:
+        from googlenet.train import TrainConfig, TrainingDiverged, resume_config, train
+
+        given = {key: value for key, value in vars(args).items()
+                 if value is not None and key not in ("command", "run", "resume")}
+        config = resume_config(args.resume, given) if args.resume else TrainConfig(**given)
+        try:
+            result = train(config, resume=args.resume)
+        except TrainingDiverged as error:
+            print(f"googlenet train: {error}", file=sys.stderr)
+            return 1
+        if result.status == "interrupted":
+            return 130
+        print(f"test accuracy (top-1) on {config.data}: {result.best_top1:.2f}% "
+              f"({result.best_weights} weights, best of {result.epochs_done} epochs)")
+        print(f"model: {result.model_dir}")
+        print(f"metrics and plots: {result.run_dir}/metrics.csv, {result.run_dir}/curves.png, "
+              f"{result.run_dir}/confusion_matrix.png")
+        return 0
+
+    parser.set_defaults(run=run)
+
+
+def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("evaluate", help="loss, top-1/top-5, per-class accuracy, confusion matrix")
+    parser.add_argument("model", metavar="MODEL", help="a model directory or a training run directory")
+    parser.add_argument("--data", required=True, help="a built-in data set name or an image folder")
+    parser.add_argument("--data-dir", help="where the data set's files are")
+    parser.add_argument("--tta", choices=("center", "10crop", "144crop"), default="center",
+                        help="test-time crops: center (default), 10crop, or the paper's 144crop")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--limit", type=int, help="evaluate the first N images only")
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def run(args: argparse.Namespace) -> int:
+        import torch
+
+        from googlenet.data import load_data
+        from googlenet.evaluate import evaluate_model
+        from googlenet.predict import load_model
+
+        model = load_model(args.model)
+        data = load_data(args.data, data_dir=args.data_dir,
+                         input_size=model.preprocessing.input_size if model.preprocessing else None)
+        if model.class_names and list(data.classes) != list(model.class_names):
+            raise ValueError(f"{args.data} has classes {list(data.classes)[:10]}..., the model was trained on "
+                             f"{model.class_names[:10]}...: they must match in name and order")
+        images = data.val_images
+        if args.limit:
+            images = torch.utils.data.Subset(images, range(min(args.limit, len(images))))
+        result = evaluate_model(model, images, model.preprocessing or data.preprocessing, model.num_classes,
+                                tta=args.tta, batch_size=args.batch_size, workers=args.workers,
+                                progress=not args.json)
+        if args.json:
+            print(json.dumps({"model": args.model, "data": args.data, "tta": args.tta, **result.to_dict()}, indent=2))
+            return 0
+        names = model.class_names or [str(i) for i in range(model.num_classes)]
+        print(f"{args.data} ({result.count} images, {args.tta}): loss {result.loss:.4f}, "
+              f"top-1 {result.top1:.2f}%, top-5 {result.top5:.2f}%")
+        for name, accuracy in zip(names, result.per_class_accuracy):
+            print(f"  {name:>24}: {accuracy:6.2f}%")
+        return 0
+
+    parser.set_defaults(run=run)
+
+
+def _add_predict(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("predict", help="top-k classes of images (files or a directory)")
+    parser.add_argument("model", metavar="MODEL", help="a model directory or a training run directory")
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files or directories of images")
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def run(args: argparse.Namespace) -> int:
+        from googlenet.predict import collect_images, load_model, predict
+
+        model = load_model(args.model)
+        predictions, errors = predict(model, collect_images(args.images), top_k=args.top_k)
+        for error in errors:
+            print(f"googlenet predict: {error}", file=sys.stderr)
+        if args.json:
+            print(json.dumps([prediction.to_dict() for prediction in predictions], indent=2))
+        else:
+            for prediction in predictions:
+                print(prediction.path)
+                for entry in prediction.top_k:
+                    print(f"  {entry['probability']:7.2%}  {entry['class_name']}")
+        return 1 if errors else 0
+
+    parser.set_defaults(run=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="googlenet", description="Inception v1 (GoogLeNet): build, inspect, train, run.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_summary(commands)
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_predict(commands)
     return parser
 
 
@@ -44,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"googlenet {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,70 @@
+"""One code path for one process or many: torchrun's environment read in one place.
+
+Under `torchrun --nproc_per_node=N` the variables RANK, WORLD_SIZE and LOCAL_RANK are set; without
+them this is a single process and every function here is a no-op or returns the identity.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str = "auto") -> DistributedContext:
+    """Start the process group if torchrun launched us (nccl on GPUs, gloo on CPUs); pick the device."""
+    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        chosen = torch.device("cuda" if use_cuda else "cpu") if device == "auto" else torch.device(device)
+        return DistributedContext(device=chosen)
+    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        chosen = torch.device("cuda", local_rank)
+    else:
+        chosen = torch.device("cpu")
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return DistributedContext(rank, world_size, local_rank, chosen)
+
+
+def teardown_distributed(context: DistributedContext) -> None:
+    if context.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_sum(tensor: torch.Tensor, context: DistributedContext) -> torch.Tensor:
+    """Sum a tensor over all processes (in place) and return it; the tensor itself when alone."""
+    if context.enabled:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def broadcast_flag(flag: bool, context: DistributedContext) -> bool:
+    """True on every rank if it is true on any (e.g. one rank was interrupted or saw a NaN)."""
+    if not context.enabled:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0])
+    if context.device.type == "cuda":
+        value = value.to(context.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item() > 0)
