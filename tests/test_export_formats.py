@@ -1,0 +1,110 @@
+"""`googlenet export`: ONNX checked with onnxruntime, torch.export and TorchScript, with the preprocessing."""
+
+import json
+
+import onnx
+import onnxruntime
+import pytest
+import torch
+
+from conftest import give_real_scale
+from googlenet import googlenet
+from googlenet.cli import main
+from googlenet.export import EXPORT_FORMATS, export_model, sidecar_path
+from googlenet.hub import from_pretrained, save_pretrained
+from googlenet.presets import Preprocessing
+
+SIZE = 64
+TOLERANCE = 1e-4
+
+
+def model_dir(tmp_path, flavour, **options):
+    model = give_real_scale(googlenet(flavour, num_classes=10, **options))
+    model.class_names = [f"class {i}" for i in range(10)]
+    model.preprocessing = Preprocessing(input_size=SIZE, resize_size=73)
+    return save_pretrained(model, tmp_path / flavour)
+
+
+def assert_matches_pytorch(run, reference: torch.nn.Module) -> None:
+    """`run` (an exported model) against the PyTorch model on a batch of 1 and of 3: dynamic batch."""
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, SIZE, SIZE)
+        with torch.no_grad():
+            expected = reference(x)
+        got = torch.as_tensor(run(x))
+        assert expected.std() > 0.1  # a near-constant output would make any export "agree"
+        assert got.shape == (batch, 10)
+        difference = (got - expected).abs().max().item()
+        assert difference <= TOLERANCE, f"batch {batch}: max abs difference {difference:.2e}"
+
+
+@pytest.mark.parametrize("flavour, options", [("bn", {}), ("torchvision", {"transform_input": True})])
+def test_onnx_export_agrees_with_pytorch_in_onnxruntime(tmp_path, flavour, options):
+    directory = model_dir(tmp_path, flavour, **options)
+    path = export_model(directory, format="onnx")
+    assert path == directory / "model.onnx"
+    reference = from_pretrained(directory)
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (model_input,), outputs = session.get_inputs(), session.get_outputs()
+    assert model_input.name == "input" and model_input.shape == ["batch", 3, SIZE, SIZE]
+    assert [output.name for output in outputs] == ["logits"]  # aux heads dropped
+    assert_matches_pytorch(lambda x: session.run(None, {"input": x.numpy()})[0], reference)
+
+    metadata = {prop.key: json.loads(prop.value) for prop in onnx.load(str(path), load_external_data=False).metadata_props}
+    assert metadata["preprocessing"] == {**reference.preprocessing.to_dict(), "mean": list(reference.preprocessing.mean),
+                                         "std": list(reference.preprocessing.std)}
+    assert metadata["class_names"] == reference.class_names
+    assert metadata["model"]["transform_input"] == options.get("transform_input", False)
+    assert metadata["model"]["aux_logits"] is False
+
+    description = json.loads(sidecar_path(path).read_text())
+    assert description["preprocessing"] == metadata["preprocessing"] and description["class_names"] == metadata["class_names"]
+    assert description["input"]["shape"] == ["batch", 3, SIZE, SIZE]
+
+
+def test_exported_program_agrees_with_pytorch(tmp_path):
+    model = give_real_scale(googlenet("paper", num_classes=10))
+    model.preprocessing = Preprocessing(input_size=SIZE)
+    path = export_model(model, tmp_path / "out" / "googlenet.pt2", "exported-program")
+    assert model.aux1 is not None and model.training  # the caller's model is left as it was
+
+    program = torch.export.load(path)
+    assert not any(name.startswith("aux") for name in program.state_dict)
+    assert_matches_pytorch(program.module(), model.eval())
+    assert json.loads(sidecar_path(path).read_text())["format"] == "exported-program"
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit is deprecated upstream; tracing still works
+def test_torchscript_export_from_the_command_line(tmp_path, capsys):
+    directory = model_dir(tmp_path, "bn")
+    assert main(["export", str(directory), "--format", "torchscript"]) == 0
+    path = directory / EXPORT_FORMATS["torchscript"]
+    assert str(path) in capsys.readouterr().out
+    traced = torch.jit.load(path)
+    assert_matches_pytorch(traced, from_pretrained(directory))
+    assert json.loads(sidecar_path(path).read_text())["preprocessing"]["input_size"] == SIZE
+
+
+def test_an_unknown_format_is_a_clear_error_listing_the_formats(tmp_path, capsys):
+    directory = model_dir(tmp_path, "bn")
+    with pytest.raises(ValueError, match="unknown export format 'tflite'; choose one of: onnx, exported-program, torchscript"):
+        export_model(directory, tmp_path / "model.tflite", "tflite")
+    assert main(["export", str(directory), "--format", "tflite"]) == 2
+    assert "googlenet export: error: unknown export format 'tflite'; choose one of: onnx, " in capsys.readouterr().err
+    assert not (tmp_path / "model.tflite").exists()
+
+
+def test_exporting_a_missing_model_directory_names_it(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nowhere")]) == 2
+    assert f"{tmp_path / 'nowhere'} is not a model directory" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_an_export_without_recorded_preprocessing_uses_224(tmp_path):
+    model = googlenet("torchvision", num_classes=10, aux_logits=False)
+    path = export_model(model, tmp_path / "model.pt", "torchscript")
+    description = json.loads(sidecar_path(path).read_text())
+    assert description["input"]["shape"] == ["batch", 3, 224, 224] and description["preprocessing"] is None
+    output = torch.jit.load(path)(torch.zeros(1, 3, 224, 224))
+    assert output.shape == (1, 10) and torch.isfinite(output).all()

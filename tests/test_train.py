@@ -1,0 +1,182 @@
+"""Training on real Fashion-MNIST images (a few of them): files written, exact resume, Ctrl-C, NaN,
+mismatched checkpoints, and evaluate/predict on the result."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from googlenet.train import LAST_CHECKPOINT, TrainConfig, Trainer, TrainingDiverged, train
+
+TINY = dict(train_subset=64, val_subset=48, batch_size=16, epochs=2, workers=0, amp="off", progress=False,
+            tensorboard=True, seed=3)
+
+
+def tiny_config(tmp_path: Path, **overrides) -> TrainConfig:
+    return TrainConfig(output_dir=str(tmp_path / "run"), **{**TINY, **overrides})
+
+
+def test_a_run_writes_everything_a_user_expects(tmp_path):
+    result = train(tiny_config(tmp_path))
+    run = result.run_dir
+    assert result.status == "finished" and result.epochs_done == 2
+    for name in ("config.json", "checkpoint_last.pt", "checkpoint_best.pt", "metrics.csv", "metrics.json",
+                 "curves.png", "confusion_matrix.png", "model/config.json", "model/model.safetensors",
+                 "model/evaluation.json"):
+        assert (run / name).is_file(), name
+    assert any((run / "tensorboard").iterdir())
+    history = json.loads((run / "metrics.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert {"train_loss", "val_top1", "val_top5", "ema_val_top1", "images_per_second", "data_seconds_per_step"} <= set(history[0])
+    assert 0 <= history[-1]["val_top1"] <= 100 and history[-1]["val_top5"] >= history[-1]["val_top1"]
+    assert (run / "metrics.csv").read_text().count("\n") == 3
+    evaluation = json.loads((run / "model/evaluation.json").read_text())
+    assert evaluation["top1"] == pytest.approx(result.best_top1) and evaluation["count"] == 48
+
+
+def run_with_stop_at(config: TrainConfig, stop_at_step: int, resume=None):
+    trainer = Trainer(config, resume=resume)
+    original = trainer.train_step
+
+    def train_step(images, targets):
+        out = original(images, targets)
+        if trainer.global_step + 1 == stop_at_step:
+            trainer.stop.request()  # what Ctrl-C does
+        return out
+
+    trainer.train_step = train_step
+    return trainer.run()
+
+
+def final_weights(run_dir: Path) -> dict:
+    return torch.load(run_dir / LAST_CHECKPOINT, weights_only=True)
+
+
+def test_an_interrupted_run_resumed_ends_with_the_same_weights(tmp_path):
+    straight = train(tiny_config(tmp_path / "a"))
+    interrupted = run_with_stop_at(tiny_config(tmp_path / "b"), stop_at_step=6)  # mid-epoch 2 (4 steps/epoch)
+    assert interrupted.status == "interrupted"
+    position = final_weights(interrupted.run_dir)
+    assert (position["epoch"], position["step_in_epoch"]) == (1, 2)
+    resumed = train(tiny_config(tmp_path / "b"), resume=interrupted.run_dir)
+    assert resumed.status == "finished"
+    expected, got = final_weights(straight.run_dir), final_weights(resumed.run_dir)
+    for key in expected["model"]:
+        assert torch.equal(expected["model"][key], got["model"][key]), key
+    for key in expected["ema"]:
+        assert torch.equal(expected["ema"][key], got["ema"][key]), key
+    assert expected["history"][-1]["val_top1"] == got["history"][-1]["val_top1"]
+    assert expected["history"][-1]["train_loss"] == got["history"][-1]["train_loss"]
+
+
+def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    config = tiny_config(tmp_path, epochs=3)
+    trainer = Trainer(config)
+    original = trainer.criterion.forward
+    calls = {"n": 0}
+
+    def poisoned(outputs, target):
+        calls["n"] += 1
+        loss = original(outputs, target)
+        return loss * float("nan") if calls["n"] == 6 else loss
+
+    monkeypatch.setattr(trainer.criterion, "forward", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 2.*last good checkpoint"):
+        trainer.run()
+    kept = final_weights(Path(config.output_dir))
+    assert (kept["epoch"], kept["step_in_epoch"]) == (1, 0)
+    assert all(torch.isfinite(value).all() for value in kept["model"].values() if value.is_floating_point())
+
+
+def test_resuming_with_another_flavour_is_refused(tmp_path):
+    first = train(tiny_config(tmp_path, epochs=1))
+    with pytest.raises(ValueError, match="flavour: checkpoint 'bn' vs this run 'paper'"):
+        train(tiny_config(tmp_path, epochs=2, flavour="paper"), resume=first.run_dir)
+
+
+def test_bad_training_options_are_named(tmp_path):
+    with pytest.raises(ValueError, match="--batch-size must be at least 2"):
+        train(tiny_config(tmp_path, batch_size=1))
+    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+        train(tiny_config(tmp_path, schedule="linear"))
+    with pytest.raises(FileNotFoundError, match="cannot resume"):
+        train(tiny_config(tmp_path), resume=tmp_path / "nowhere")
+
+
+def cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "googlenet", *args], capture_output=True, text=True, timeout=600,
+                          **kwargs)
+
+
+TINY_ARGS = ["--train-subset", "64", "--val-subset", "48", "--batch-size", "16", "--amp", "off", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_resumable_checkpoint_and_resume_finishes(tmp_path):
+    run = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "googlenet", "train", "--output-dir", str(run), "--epochs", "200",
+                                *TINY_ARGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (run / "metrics.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "resumable checkpoint written" in stdout and "Traceback" not in stderr
+    checkpoint = final_weights(run)
+    assert 1 <= checkpoint["epoch"] < 200
+    result = cli("train", "--resume", str(run), "--epochs", str(checkpoint["epoch"] + 1))
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy (top-1)" in result.stdout
+    assert len(json.loads((run / "metrics.json").read_text())) == checkpoint["epoch"] + 1
+
+
+@pytest.mark.slow
+def test_two_processes_with_gloo_train_and_agree(tmp_path):
+    run = tmp_path / "ddp"
+    torchrun = Path(sys.executable).parent / "torchrun"
+    result = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "googlenet", "train", "--output-dir", str(run),
+         "--epochs", "2", *TINY_ARGS, "--batch-size", "8"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = json.loads((run / "metrics.json").read_text())
+    assert [row["ranks_in_sync"] for row in history] == [True, True]
+    checkpoint = final_weights(run)
+    assert checkpoint["world_size"] == 2 and checkpoint["global_step"] == 2 * 4  # 64 images / (8 x 2) per epoch
+    assert history[-1]["train_loss"] > 0
+
+
+@pytest.mark.slow
+def test_evaluate_and_predict_on_a_trained_run(tmp_path):
+    result = cli("train", "--output-dir", str(tmp_path / "run"), "--epochs", "1", *TINY_ARGS)
+    assert result.returncode == 0, result.stderr
+    evaluation = cli("evaluate", str(tmp_path / "run"), "--data", "fashion-mnist", "--limit", "20", "--json")
+    assert evaluation.returncode == 0, evaluation.stderr
+    report = json.loads(evaluation.stdout)
+    assert report["count"] == 20 and len(report["confusion_matrix"]) == 10
+    tta = cli("evaluate", str(tmp_path / "run"), "--data", "fashion-mnist", "--limit", "4", "--tta", "144crop", "--json")
+    assert tta.returncode == 0, tta.stderr
+    assert json.loads(tta.stdout)["count"] == 4
+
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new("L", (28, 28), 200).save(images / "bright.png")
+    Image.new("RGBA", (40, 30), (10, 20, 30, 255)).save(images / "rgba.png")
+    (images / "broken.png").write_bytes(b"not an image")
+    predicted = cli("predict", str(tmp_path / "run"), str(images), "--top-k", "3", "--json")
+    assert predicted.returncode == 1  # one file could not be read ...
+    assert "broken.png: cannot read image" in predicted.stderr
+    predictions = json.loads(predicted.stdout)  # ... and the other two were still predicted
+    assert [Path(p["path"]).name for p in predictions] == ["bright.png", "rgba.png"]
+    assert len(predictions[0]["top_k"]) == 3 and predictions[0]["top_k"][0]["class_name"] in (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
