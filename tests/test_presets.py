@@ -14,7 +14,7 @@ from googlenet.presets import (
     paper_train_preset,
     small_image_train_preset,
     to_model_channels,
-    train_preset,
+    train_preset_by_name,
 )
 
 GRAY = ((0.25,), (0.5,))
@@ -34,7 +34,7 @@ def outputs(transform, image, count=8):
 def test_the_preset_names_are_the_command_line_choices():
     assert TRAIN_PRESETS == ("paper", "small")
     with pytest.raises(ValueError, match="unknown train preset 'flip'.*paper, small"):
-        train_preset("flip", 32, *GRAY, in_chans=1)
+        train_preset_by_name("flip", 32, *GRAY, in_chans=1)
 
 
 def test_small_preset_resizes_28_to_32_and_normalises():

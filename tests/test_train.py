@@ -180,3 +180,28 @@ def test_evaluate_and_predict_on_a_trained_run(tmp_path):
     assert [Path(p["path"]).name for p in predictions] == ["bright.png", "rgba.png"]
     assert len(predictions[0]["top_k"]) == 3 and predictions[0]["top_k"][0]["class_name"] in (
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def test_training_on_an_image_folder_with_a_broken_file(tmp_path):
+    from PIL import Image
+
+    from googlenet.data import SkippedImagesWarning
+
+    generator = torch.Generator().manual_seed(0)
+    for split, count in (("train", 12), ("val", 4)):
+        for index_class, name in enumerate(("circles", "squares")):
+            folder = tmp_path / "shapes" / split / name
+            folder.mkdir(parents=True)
+            for index in range(count):
+                pixels = (torch.rand(36, 40, 3, generator=generator) * 80 + 120 * index_class).byte().numpy()
+                Image.fromarray(pixels, "RGB").save(folder / f"{index}.png")
+    (tmp_path / "shapes" / "train" / "circles" / "zero.jpg").write_bytes(b"")
+    config = TrainConfig(data=str(tmp_path / "shapes"), output_dir=str(tmp_path / "run"), input_size=32,
+                         batch_size=8, epochs=1, amp="off", progress=False, tensorboard=False)
+    with pytest.warns(SkippedImagesWarning, match="zero.jpg"):
+        result = train(config)
+    assert result.status == "finished"
+    from googlenet.hub import from_pretrained
+
+    model = from_pretrained(result.model_dir)
+    assert model.class_names == ["circles", "squares"] and model.preprocessing.input_size == 32

@@ -48,7 +48,7 @@ from googlenet.presets import (
     Preprocessing,
     eval_preset,
     to_model_channels,
-    train_preset,
+    train_preset_by_name,
 )
 
 BUILTIN_DATASETS = ("fashion-mnist", "mnist", "kmnist", "cifar10", "cifar100")
@@ -284,7 +284,7 @@ def _load_builtin(
         channel_order="L" if in_chans == 1 else "RGB",
     )
     preset = "small" if preset == "auto" else preset
-    train_transform = train_preset(preset, input_size, mean, std, in_chans, hflip=spec.mirror_safe)
+    train_transform = train_preset_by_name(preset, input_size, mean, std, in_chans, hflip=spec.mirror_safe)
     train_images, train_targets = _images_and_targets(train_set)
     test_images, test_targets = _images_and_targets(test_set)
     classes = list(train_set.classes)
@@ -639,7 +639,7 @@ def _load_image_folder(
     preprocessing = Preprocessing(
         input_size=input_size, resize_size=round(input_size * 256 / 224), mean=mean, std=std, channel_order="RGB"
     )
-    train_transform = train_preset("paper" if preset == "auto" else preset, input_size, mean, std, in_chans)
+    train_transform = train_preset_by_name("paper" if preset == "auto" else preset, input_size, mean, std, in_chans)
     eval_transform = eval_preset(preprocessing)
 
     if has_train and has_val:

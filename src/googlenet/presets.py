@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -136,7 +134,7 @@ def small_image_train_preset(
     ])
 
 
-def train_preset(
+def train_preset_by_name(
     name: str, input_size: int, mean: Sequence[float], std: Sequence[float], in_chans: int = 3, *, hflip: bool = True
 ) -> v2.Compose:
     """The training preset called `name` (one of TRAIN_PRESETS)."""
@@ -188,8 +186,8 @@ def to_model_channels(image: Image.Image, in_chans: int) -> Image.Image:
         return image
     if image.mode in _HIGH_DEPTH_MODES:
         image = _high_depth_to_8_bit(image)
-    elif image.mode in ("P", "PA") or "transparency" in image.info:
-        image = image.convert("RGBA")  # a palette or colour key may hold transparency
+    elif image.mode in ("P", "PA"):
+        image = image.convert("RGBA")  # the palette may hold transparency
     if image.mode in ("RGBA", "LA", "RGBa", "La"):
         image = _on_black(image)
     return image.convert(target_mode)
