@@ -69,8 +69,8 @@ class TrainConfig:
     nesterov: bool = True
     weight_decay: float = 5e-4  # not applied to BatchNorm parameters and biases
     schedule: str = "cosine"  # cosine with linear warm-up, or "paper": x0.96 every 8 epochs
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
+    warmup_epochs: float = 0.5
+    label_smoothing: float = 0.0  # 0.1 underfits in 7 epochs (90.65% vs 91+% measured)
     ema_decay: float | None = 0.998  # Polyak averaging of the weights (paper section 6); None: off
     clip_grad_norm: float | None = None  # off by default: BN + warm-up train stably, and it costs 5% a step
     amp: str = "auto"  # bf16 autocast where the hardware supports it
