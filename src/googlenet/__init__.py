@@ -8,6 +8,8 @@ from googlenet.presets import Preprocessing
 from googlenet.hub import from_pretrained, import_torchvision, load_checkpoint_file, save_pretrained
 from googlenet.export import EXPORT_FORMATS, export_model
 from googlenet.train import TrainConfig, TrainResult, train
+from googlenet.fast import InferenceModel, optimize
+from googlenet.quantize import calibration_images, quantize
 
 __version__ = "0.1.0"
 
@@ -32,6 +34,10 @@ __all__ = [
     "load_checkpoint_file",
     "save_pretrained",
     "train",
+    "InferenceModel",
+    "optimize",
+    "quantize",
+    "calibration_images",
     "TableRow",
     "googlenet",
     "paper_table",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from googlenet.architecture import FLAVOURS
 
@@ -102,6 +103,26 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+BACKEND_CHOICES = ("plain", "auto", "eager", "compile", "onnxruntime", "openvino")  # "plain": the model as saved
+
+
+def _add_backend_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="plain",
+                        help="plain (default: the model as saved) or a fast path of googlenet.optimize: auto "
+                        "(the fastest installed, measured here), eager, compile, onnxruntime, openvino")
+
+
+def _fast_model(model: Any, backend: str, command: str) -> Any:
+    """`model` (a GoogLeNet) on `backend` (googlenet.optimize); says which backend on stderr."""
+    if backend == "plain":
+        return model
+    from googlenet.fast import optimize
+
+    fast = optimize(model, backend)
+    print(f"googlenet {command}: {fast.describe()}", file=sys.stderr)
+    return fast
+
+
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("evaluate", help="loss, top-1/top-5, per-class accuracy, confusion matrix")
     parser.add_argument("model", metavar="MODEL", help="a model directory or a training run directory")
@@ -112,6 +133,9 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--limit", type=int, help="evaluate the first N images only")
     parser.add_argument("--workers", type=int, default=0)
+    _add_backend_option(parser)
+    parser.add_argument("--int8", action="store_true",
+                        help="int8 post-training quantization (ONNX Runtime), calibrated on 512 training images")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def run(args: argparse.Namespace) -> int:
@@ -121,6 +145,8 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         from googlenet.evaluate import evaluate_model
         from googlenet.predict import load_model
 
+        if args.int8 and args.backend != "plain":
+            raise ValueError("--int8 runs on ONNX Runtime; leave out --backend")
         model = load_model(args.model)
         data = load_data(args.data, data_dir=args.data_dir,
                          input_size=model.preprocessing.input_size if model.preprocessing else None)
@@ -130,14 +156,27 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         images = data.val_images
         if args.limit:
             images = torch.utils.data.Subset(images, range(min(args.limit, len(images))))
+        if args.int8:
+            from googlenet.quantize import calibration_images, quantize
+
+            try:
+                model = quantize(model, calibration_images(data, preprocessing=model.preprocessing))
+            except ImportError as error:
+                print(f"googlenet evaluate: error: --int8: {error}", file=sys.stderr)
+                return 2
+        else:
+            model = _fast_model(model, args.backend, "evaluate")
+        backend = getattr(model, "backend", "plain")
         result = evaluate_model(model, images, model.preprocessing or data.preprocessing, model.num_classes,
                                 tta=args.tta, batch_size=args.batch_size, workers=args.workers,
                                 progress=not args.json)
         if args.json:
-            print(json.dumps({"model": args.model, "data": args.data, "tta": args.tta, **result.to_dict()}, indent=2))
+            print(json.dumps({"model": args.model, "data": args.data, "tta": args.tta, "backend": backend,
+                              **result.to_dict()}, indent=2))
             return 0
         names = model.class_names or [str(i) for i in range(model.num_classes)]
-        print(f"{args.data} ({result.count} images, {args.tta}): loss {result.loss:.4f}, "
+        how = args.tta if backend == "plain" else f"{args.tta}, {backend}"
+        print(f"{args.data} ({result.count} images, {how}): loss {result.loss:.4f}, "
               f"top-1 {result.top1:.2f}%, top-5 {result.top5:.2f}%")
         for name, accuracy in zip(names, result.per_class_accuracy):
             print(f"  {name:>24}: {accuracy:6.2f}%")
@@ -151,12 +190,13 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL", help="a model directory or a training run directory")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files or directories of images")
     parser.add_argument("--top-k", type=int, default=5)
+    _add_backend_option(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def run(args: argparse.Namespace) -> int:
         from googlenet.predict import collect_images, load_model, predict
 
-        model = load_model(args.model)
+        model = _fast_model(load_model(args.model), args.backend, "predict")
         predictions, errors = predict(model, collect_images(args.images), top_k=args.top_k)
         for error in errors:
             print(f"googlenet predict: {error}", file=sys.stderr)
@@ -216,6 +256,46 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _add_benchmark(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "benchmark", help="inference and training speed: torchvision's googlenet and our fast paths side by side",
+        description="Time torchvision's googlenet (eager NCHW, eager channels_last, ONNX Runtime) and every fast "
+        "path of ours on the same weights, inference and training, with the machine's fp32 matmul rate.",
+    )
+    add = parser.add_argument
+    add("--batch-sizes", type=int, nargs="*", default=[1, 32],
+        help="inference batch sizes (default: 1 32; none: no inference measurement)")
+    add("--input-size", type=int, default=224, help="inference input side (default 224)")
+    add("--train-sizes", type=int, nargs="*", default=[96, 224],
+        help="training input sides (default: 96 224; none: no training measurement)")
+    add("--train-batch-size", type=int, default=64, help="training batch size (default 64)")
+    add("--backends", nargs="+", metavar="BACKEND",
+        help="our fast paths to time: eager, compile, onnxruntime, openvino, int8 (default: every one installed)")
+    add("--train-compile", action="store_true",
+        help="also time our training step under torch.compile (minutes of compiling)")
+    add("--repeats", type=int, default=10, help="timed repetitions per inference measurement (default 10)")
+    add("--warmup", type=int, default=2, help="untimed calls before each measurement, at least 1 (default 2)")
+    add("--train-repeats", type=int, default=5, help="timed steps per training measurement (default 5)")
+    add("--threads", type=int, help="CPU threads (default: torch's default)")
+    add("--matmul-size", type=int, default=4096, help="side of the reference fp32 matmul (default 4096)")
+    add("--json", action="store_true", help="machine-readable output")
+
+    def run(args: argparse.Namespace) -> int:
+        from googlenet.benchmark import BenchmarkConfig, format_report, run_benchmark
+
+        config = BenchmarkConfig(
+            batch_sizes=tuple(args.batch_sizes), input_size=args.input_size, train_sizes=tuple(args.train_sizes),
+            train_batch_size=args.train_batch_size, backends=tuple(args.backends) if args.backends else None,
+            train_compile=args.train_compile, repeats=args.repeats, warmup=args.warmup,
+            train_repeats=args.train_repeats, threads=args.threads, matmul_size=args.matmul_size,
+        )
+        report = run_benchmark(config, progress=lambda line: print(f"... {line}", file=sys.stderr, flush=True))
+        print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+        return 0
+
+    parser.set_defaults(run=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="googlenet", description="Inception v1 (GoogLeNet): build, inspect, train, run.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -225,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(commands)
     _add_import_torchvision(commands)
     _add_export(commands)
+    _add_benchmark(commands)
     return parser
 
 

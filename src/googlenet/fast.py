@@ -10,8 +10,10 @@
    per channel, so it becomes the convolution's weight scale and bias (torch's `fuse_conv_bn_eval`);
 2. horizontal fusion: the three 1x1 convolutions of an Inception module that read the module's input
    (branch 1 and the reductions of branches 2 and 3) become one convolution whose output is split. The
-   input is read once, and one GEMM with 176-576 output channels replaces three thin ones;
-3. channels_last (NHWC) weights and inputs, the layout oneDNN's CPU convolutions are fastest in;
+   input is read once, and one GEMM with 176-576 output channels replaces three thin ones. For the
+   backends that gain from it (`FUSE_BY_DEFAULT`: PyTorch's own; not the runtimes with blocked layouts);
+3. channels_last (NHWC) weights and inputs for PyTorch's backends, the layout oneDNN's CPU convolutions
+   are fastest in (the runtimes choose their own layout);
 4. a backend (`BACKENDS`): eager PyTorch; torch.compile (Inductor, with weight freezing); ONNX Runtime
    (its own graph optimisations on top, all levels); OpenVINO where it is installed.
 
@@ -42,10 +44,16 @@ from googlenet.model import GoogLeNet
 # "eager": the rebuilt network in PyTorch; "compile": the same under torch.compile (needs a C++ compiler on
 # CPUs); "onnxruntime" and "openvino": exported to ONNX Runtime or OpenVINO (CPU only, optional packages).
 BACKENDS = ("eager", "compile", "onnxruntime", "openvino")
-# What "auto" measures. torch.compile is left out: it spends one to two minutes compiling (per batch size)
-# on a 2-core CPU before the first answer, more than it saves in a predict or evaluate run, and measured
-# slower than ONNX Runtime here anyway (docs/speed.md). Ask for it by name.
+# What "auto" measures. torch.compile is left out: it compiles for tens of seconds to minutes (per batch
+# size) on a 2-core CPU before its first answer, more than it saves in a predict or evaluate run, and it
+# measured 0.7-0.8x ONNX Runtime's speed anyway (docs/speed.md). Ask for it by name.
 AUTO_CANDIDATES = ("onnxruntime", "openvino", "eager")
+# Whether a backend gets the Inception modules' 1x1 convolutions fused. Not ONNX Runtime: it runs its
+# convolutions in a blocked layout (NCHWc, 16 channels a block on AVX-512) that its Split operator does
+# not know, so each fused module would cost it layout conversions (36 ReorderOutput and 26 ReorderInput
+# nodes in the optimised graph, against 1 without fusion). OpenVINO, also blocked, measured 0-7% slower
+# fused (docs/speed.md). Both fold BatchNorms themselves as well; eager and compile gain from both.
+FUSE_BY_DEFAULT = {"eager": True, "compile": True, "onnxruntime": False, "openvino": False}
 # The batch "auto" measures the candidates on, when not given an example input.
 AUTO_BATCH = 32
 DEFAULT_INPUT_SIZE = 224
@@ -119,15 +127,17 @@ def fuse_inception_reductions(network: GoogLeNet) -> GoogLeNet:
     return network
 
 
-def inference_network(model: GoogLeNet) -> GoogLeNet:
-    """A copy of `model` for inference: eval mode, aux heads dropped, BatchNorms folded, 1x1s fused."""
+def inference_network(model: GoogLeNet, fuse: bool = True) -> GoogLeNet:
+    """A copy of `model` for inference: eval mode, aux heads dropped, BatchNorms folded, and with `fuse`
+    the 1x1 convolutions on each Inception module's input fused."""
     if not isinstance(model, GoogLeNet):
-        raise TypeError(f"optimize takes a googlenet.GoogLeNet, got {type(model).__name__}")
+        raise TypeError(f"inference_network takes a googlenet.GoogLeNet, got {type(model).__name__}")
     network = copy.deepcopy(model).eval()
     network.drop_aux_heads()
     for parameter in network.parameters():
         parameter.requires_grad_(False)
-    return fuse_inception_reductions(fold_batch_norms(network))  # type: ignore[return-value]
+    fold_batch_norms(network)
+    return fuse_inception_reductions(network) if fuse else network
 
 
 # --- Backends ---------------------------------------------------------------------------------------
@@ -193,8 +203,7 @@ class OpenVinoNetwork(nn.Module):
         super().__init__()
         import openvino
 
-        converted = openvino.convert_model(network, example_input=example)
-        converted.reshape({converted.inputs[0]: [-1, *example.shape[1:]]})  # any batch size
+        converted = openvino.convert_model(exported_program(network, example))
         self.compiled = openvino.Core().compile_model(converted, "CPU", {
             "INFERENCE_PRECISION_HINT": "f32",
             "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
@@ -206,12 +215,24 @@ class OpenVinoNetwork(nn.Module):
         return torch.from_numpy(self.compiled(array)[0].copy())
 
 
+def _export_example(example: Tensor) -> Tensor:
+    from googlenet.export import EXAMPLE_BATCH
+
+    # torch.export would fix a batch dimension of 1 (it specialises sizes 0 and 1); export.py's batch of 2.
+    return example[:1].expand(EXAMPLE_BATCH, *example.shape[1:]).contiguous()
+
+
+def exported_program(network: nn.Module, example: Tensor) -> torch.export.ExportedProgram:
+    """`network` under torch.export, with a dynamic batch size."""
+    return torch.export.export(network, (_export_example(example),), dynamic_shapes=({0: torch.export.Dim("batch")},))
+
+
 def onnx_bytes(network: nn.Module, example: Tensor) -> bytes:
     """`network` exported to ONNX (torch.export-based exporter, dynamic batch), as the bytes of the file."""
     from googlenet.export import INPUT_NAME, ONNX_OPSET, OUTPUT_NAME
 
     program = torch.onnx.export(
-        network, (example,), dynamo=True, opset_version=ONNX_OPSET, input_names=[INPUT_NAME],
+        network, (_export_example(example),), dynamo=True, opset_version=ONNX_OPSET, input_names=[INPUT_NAME],
         output_names=[OUTPUT_NAME], dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
     )
     buffer = io.BytesIO()
@@ -219,8 +240,9 @@ def onnx_bytes(network: nn.Module, example: Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def _build(backend: str, network: GoogLeNet, example: Tensor, threads: int | None) -> nn.Module:
-    """`network` (rebuilt by inference_network, NCHW) running on `backend`."""
+def _build(backend: str, model: GoogLeNet, example: Tensor, threads: int | None, fuse: bool | None) -> nn.Module:
+    """`model` rebuilt by inference_network, running on `backend`."""
+    network = inference_network(model, FUSE_BY_DEFAULT[backend] if fuse is None else fuse)
     if backend == "onnxruntime":
         return OnnxRuntimeNetwork(onnx_bytes(network, example), threads)
     if backend == "openvino":
@@ -274,16 +296,16 @@ class InferenceModel(nn.Module):
         return f"backend {self.backend} (auto: fastest per batch of the example input; {measured})"
 
 
-def median_seconds(call: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> tuple[float, list[float]]:
-    """Run `call` `warmup` times, then time `repeats` runs: (median, all times) in seconds."""
+def time_calls(call: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> list[float]:
+    """Seconds of each of `repeats` calls of `call`, after `warmup` untimed ones."""
     for _ in range(warmup):
         call()
-    times = []
+    seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
         call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), times
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def optimize(
@@ -292,33 +314,36 @@ def optimize(
     *,
     example_input: Tensor | None = None,
     threads: int | None = None,
+    fuse: bool | None = None,
     candidates: tuple[str, ...] = AUTO_CANDIDATES,
 ) -> InferenceModel:
     """`model` rebuilt for fast inference (see the module docstring); its logits equal the model's.
 
     backend: one of `BACKENDS`, or "auto": build each installed backend of `candidates` and keep the one
         fastest on `example_input` (median of 3 after a warm-up; `InferenceModel.timings` has the figures).
-    example_input: a batch like those the model will see; the ONNX export, torch.compile and "auto"'s
-        measurement use it. Default: random images, AUTO_BATCH of them at the preprocessing's input size
-        (224 when none is recorded).
+    example_input: a batch like those the model will see, for the ONNX Runtime and OpenVINO exports
+        (which keep the batch size free) and "auto"'s measurement. Default: AUTO_BATCH random images at
+        the preprocessing's input size (224 when none is recorded).
     threads: CPU threads for ONNX Runtime and OpenVINO (default: torch.get_num_threads()).
+    fuse: fuse the 1x1 convolutions of the Inception modules (default: per backend, FUSE_BY_DEFAULT).
     """
+    if not isinstance(model, GoogLeNet):
+        raise TypeError(f"optimize takes a googlenet.GoogLeNet, got {type(model).__name__}")
     device = next(model.parameters()).device
     check_backend(backend, device)
     if example_input is None:
         size = model.preprocessing.input_size if model.preprocessing is not None else DEFAULT_INPUT_SIZE
         example_input = torch.randn(AUTO_BATCH, model.in_chans, size, size, device=device)
-    network = inference_network(model)
     if backend != "auto":
-        return InferenceModel(_build(backend, network, example_input, threads), backend, model)
+        return InferenceModel(_build(backend, model, example_input, threads, fuse), backend, model)
 
     timings: dict[str, float] = {}
     best: tuple[float, str, nn.Module] | None = None
     for candidate in candidates:
         if backend_problem(candidate, device) is not None:
             continue
-        built = InferenceModel(_build(candidate, copy.deepcopy(network), example_input, threads), candidate, model)
-        timings[candidate], _ = median_seconds(lambda: built(example_input))
+        built = InferenceModel(_build(candidate, model, example_input, threads, fuse), candidate, model)
+        timings[candidate] = statistics.median(time_calls(lambda: built(example_input)))
         if best is None or timings[candidate] < best[0]:
             best = (timings[candidate], candidate, built.network)
     if best is None:

@@ -1,0 +1,104 @@
+"""int8 inference: close to the float model, calibrated on training images, refused clearly without ONNX Runtime."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from conftest import give_real_scale
+from googlenet import googlenet
+from googlenet.data import DataSplits, InMemoryImageDataset
+from googlenet.presets import Preprocessing, eval_preset
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnxscript") is None,
+    reason="int8 quantization needs onnxruntime and onnxscript",
+)
+
+
+def test_int8_agrees_with_float_on_the_top_class():
+    from googlenet.quantize import INT8_BACKEND, quantize
+
+    model = give_real_scale(googlenet("bn", num_classes=10, in_chans=1)).eval()
+    calibration = torch.randn(64, 1, 32, 32)
+    images = torch.randn(64, 1, 32, 32)  # not the calibration images
+    int8 = quantize(model, calibration)
+    assert int8.backend == INT8_BACKEND
+    expected, got = model(images), int8(images)
+    assert not torch.allclose(got, expected, atol=1e-3)  # it is quantized: not the float network
+    assert (got.argmax(1) == expected.argmax(1)).float().mean() >= 0.9
+    assert torch.corrcoef(torch.stack([got.flatten(), expected.flatten()]))[0, 1] >= 0.99
+    assert int8(images[:1]).shape == (1, 10)  # any batch size
+
+
+def test_quantize_refuses_bad_calibration_and_unknown_methods():
+    from googlenet.quantize import quantize
+
+    model = googlenet("bn", num_classes=10, in_chans=1).eval()
+    with pytest.raises(ValueError, match=r"calibration must be image batches \[N, 1, H, W\]"):
+        quantize(model, torch.randn(4, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"calibration must be image batches"):
+        quantize(model, [])
+    with pytest.raises(ValueError, match="unknown calibration method 'mse'; choose one of: minmax, percentile"):
+        quantize(model, torch.randn(4, 1, 32, 32), method="mse")
+
+
+def test_quantize_without_onnxruntime_says_what_to_install(monkeypatch):
+    from googlenet.quantize import quantize
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *rest: None if name == "onnxruntime" else find_spec(name, *rest))
+    with pytest.raises(ImportError, match=r"int8 quantization needs onnxruntime: pip install 'googlenet\[export\]'"):
+        quantize(googlenet("bn", num_classes=10).eval(), torch.randn(2, 3, 32, 32))
+
+
+def small_data_set() -> DataSplits:
+    generator = torch.Generator().manual_seed(0)
+    train = torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8, generator=generator)
+    preprocessing = Preprocessing(input_size=32, resize_size=32, mean=(0.5,), std=(0.5,), channel_order="L")
+    train_set = InMemoryImageDataset(train, torch.zeros(50, dtype=torch.long), None)
+    val_set = InMemoryImageDataset(torch.zeros(10, 1, 28, 28, dtype=torch.uint8), torch.zeros(10), None)
+    return DataSplits("small", train_set, val_set, val_set, ["a"], 1, preprocessing)
+
+
+def test_calibration_images_are_training_images_with_the_evaluation_preprocessing():
+    from googlenet.quantize import calibration_images
+
+    data = small_data_set()
+    images = calibration_images(data, count=8, seed=1)
+    assert images.shape == (8, 1, 32, 32) and images.dtype == torch.float32
+    assert torch.equal(images, calibration_images(data, count=8, seed=1))
+    transform = eval_preset(data.preprocessing)
+    every_train_image = torch.stack([transform(image) for image in data.train.images])
+    assert all((every_train_image == image).flatten(1).all(1).any() for image in images)
+    assert calibration_images(data, count=500).shape[0] == 50  # at most the whole training split
+    with pytest.raises(ValueError, match="at least 1"):
+        calibration_images(data, count=0)
+
+
+def test_evaluate_int8_on_an_image_folder_reports_the_backend(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from googlenet import save_pretrained
+    from googlenet.cli import main
+
+    generator = torch.Generator().manual_seed(0)
+    for split in ("train", "val"):
+        for name in ("cat", "dog"):
+            (tmp_path / "images" / split / name).mkdir(parents=True)
+            for index in range(3):
+                pixels = torch.randint(0, 256, (40, 40, 3), dtype=torch.uint8, generator=generator).numpy()
+                Image.fromarray(pixels).save(tmp_path / "images" / split / name / f"{index}.png")
+    model = give_real_scale(googlenet("torchvision", num_classes=2)).eval()
+    preprocessing = Preprocessing(input_size=32, resize_size=36)
+    save_pretrained(model, tmp_path / "model", class_names=["cat", "dog"], preprocessing=preprocessing)
+
+    assert main(["evaluate", str(tmp_path / "model"), "--data", str(tmp_path / "images"), "--int8", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == "onnxruntime-int8" and result["count"] == 6
+    assert main(["evaluate", str(tmp_path / "model"), "--data", str(tmp_path / "images"), "--int8",
+                 "--backend", "eager"]) == 2
+    assert "--int8 runs on ONNX Runtime; leave out --backend" in capsys.readouterr().err
