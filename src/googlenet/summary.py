@@ -78,19 +78,11 @@ def count_weights(module: nn.Module) -> int:
     return sum(layer.weight.numel() for layer in module.modules() if isinstance(layer, (nn.Conv2d, nn.Linear)))
 
 
-def _multiply_adds_by_module(model: nn.Module, input_size: int, in_chans: int) -> dict[str, int]:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.zeros(1, in_chans, input_size, input_size))
-    prefix = type(model).__name__ + "."
-    return {
-        name.removeprefix(prefix): sum(by_op.values()) // 2
-        for name, by_op in counter.get_flop_counts().items()
-        if name.startswith(prefix)
-    }
-
-
-def _output_shapes(model: GoogLeNet, names: list[str], input_size: int) -> dict[str, tuple[int, ...]]:
+def _measure_forward(
+    model: GoogLeNet, names: list[str], input_size: int
+) -> tuple[dict[str, int], dict[str, tuple[int, ...]]]:
+    """One forward pass: multiply-adds per module (FlopCounterMode counts 2 FLOPs each) and the
+    output shape of each module in `names`."""
     shapes: dict[str, tuple[int, ...]] = {}
     hooks = [
         getattr(model, name).register_forward_hook(
@@ -98,13 +90,20 @@ def _output_shapes(model: GoogLeNet, names: list[str], input_size: int) -> dict[
         )
         for name in names
     ]
+    counter = FlopCounterMode(display=False)
     try:
-        with torch.no_grad():
+        with counter, torch.no_grad():
             model(torch.zeros(1, model.in_chans, input_size, input_size))
     finally:
         for hook in hooks:
             hook.remove()
-    return shapes
+    prefix = type(model).__name__ + "."
+    ops = {
+        name.removeprefix(prefix): sum(by_op.values()) // 2
+        for name, by_op in counter.get_flop_counts().items()
+        if name.startswith(prefix)
+    }
+    return ops, shapes
 
 
 def _conv_depth(module: nn.Module) -> int:
@@ -150,9 +149,8 @@ def summarize(flavour: str = "bn", input_size: int = 224, naive: bool = False, i
         raise ValueError(
             f"input size {input_size} is below the {flavour!r} flavour's minimum of {model.min_input_size}"
         )
-    ops_by_module = _multiply_adds_by_module(model, input_size, in_chans)
     all_names = [name for table_row in paper_table for name in table_row.module_names]
-    shapes = _output_shapes(model, all_names, input_size)
+    ops_by_module, shapes = _measure_forward(model, all_names, input_size)
 
     rows: list[RowReport] = []
     for table_row in paper_table:
