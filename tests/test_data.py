@@ -212,6 +212,20 @@ def test_in_memory_dataset_gives_the_transforms_samples_per_item_and_per_batch()
     assert batch.shape == (4, 1, 32, 32) and labels.tolist() == [0, 1, 2, 3]
 
 
+def test_in_memory_dataset_erases_each_image_of_a_batch_in_its_own_place():
+    # RandomErasing after Normalize is not elementwise: run on a stacked batch it would blank the same box in
+    # every image, so the dataset must keep it (and the normalisation before it) per sample.
+    images = torch.full((16, 1, 28, 28), 255, dtype=torch.uint8)
+    dataset = InMemoryImageDataset(images, torch.zeros(16), small_image_train_preset(32, (0.5,), (0.5,), padding=0,
+                                                                                     random_erase=1.0))
+    assert dataset.per_batch is None
+    torch.manual_seed(0)
+    batch = torch.stack([image for image, _ in dataset.__getitems__(list(range(16)))])
+    erased = batch == 0
+    assert erased.flatten(1).any(1).all()  # every image has an erased patch
+    assert len({tuple(mask.nonzero()[0].tolist()) for mask in erased}) > 8  # in different places
+
+
 def test_in_memory_dataset_keeps_a_large_resize_per_sample(monkeypatch):
     monkeypatch.setattr("googlenet.data.PRECOMPUTE_LIMIT_BYTES", 1000)
     dataset = InMemoryImageDataset(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), [0, 1, 2, 3],

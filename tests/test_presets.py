@@ -202,3 +202,21 @@ def test_32_bit_and_float_images_are_scaled_to_8_bits():
 def test_to_model_channels_refuses_other_channel_counts():
     with pytest.raises(ValueError, match="in_chans must be 1 .grayscale. or 3 .RGB., got 4"):
         to_model_channels(Image.new("RGB", (4, 4)), 4)
+
+
+@pytest.mark.parametrize("preset", TRAIN_PRESETS)
+def test_random_erase_blanks_a_rectangle_to_the_mean_only_when_asked(preset):
+    torch.manual_seed(0)
+    image = Image.new("L", (32, 32), 255)  # white: normalised far from 0, so an erased (0) patch stands out
+    plain = outputs(train_preset_by_name(preset, 32, *GRAY, in_chans=1, hflip=False), image, 20)
+    erased = outputs(train_preset_by_name(preset, 32, *GRAY, in_chans=1, hflip=False, random_erase=1.0), image, 20)
+    assert not any((out == 0).any() for out in plain)
+    for out in erased:
+        patch = out == 0  # the data set's mean after normalisation
+        share = patch.float().mean().item()
+        assert 0.01 <= share <= 0.4, share  # 2%-33% of the area, give or take rounding to whole pixels
+        rows, cols = patch[0].any(1).nonzero(), patch[0].any(0).nonzero()  # one solid rectangle
+        assert patch[0, rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+    assert len({tuple(out.eq(0).nonzero()[0].tolist()) for out in erased}) > 5  # at random places
+    with pytest.raises(ValueError, match="random erase probability must be in \\[0, 1\\], got 1.5"):
+        train_preset_by_name(preset, 32, *GRAY, in_chans=1, random_erase=1.5)

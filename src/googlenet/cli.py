@@ -56,6 +56,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     add("--batch-size", type=int, help="per process")
     add("--input-size", type=int, help="model input side (default: 32 for 28x28/32x32 data sets, 224 else)")
     add("--train-preset", choices=("auto", "paper", "small"))
+    add("--random-erase", type=float, help="random erasing probability (default 0; 0.25 in the long preset)")
     add("--no-aux", dest="aux_logits", action="store_false", default=None, help="no auxiliary classifiers")
     add("--aux-weight", type=float)
     add("--lr", type=float, help="learning rate for a global batch of 128 (scaled linearly)")

@@ -97,6 +97,7 @@ def load_data(
     data_dir: str | os.PathLike | None = None,
     input_size: int | None = None,
     train_preset: str = "auto",
+    random_erase: float = 0.0,
     val_fraction: float = 0.1,
     seed: int = 0,
     strict: bool = False,
@@ -114,6 +115,7 @@ def load_data(
     input_size: the model's input side. Default 32 for the built-in sets (28x28 images are resized, and
         evaluation does not crop), 224 for image folders (evaluation resizes to 256/224 of it and crops).
     train_preset: "paper", "small" or "auto" ("small" for the built-in sets, "paper" for image folders).
+    random_erase: the probability of random erasing in the training preset (`presets.random_erasing`).
     val_fraction, seed: for an image folder without a val folder: the share of each class held out for
         validation, chosen at random with `seed` (the same split on every run and every process).
     strict: image folders: raise on unreadable image files instead of skipping them with a warning.
@@ -123,9 +125,11 @@ def load_data(
         raise ValueError(f"unknown train preset {train_preset!r}; choose one of auto, {', '.join(TRAIN_PRESETS)}")
     if input_size is not None and (not isinstance(input_size, int) or input_size < 1):
         raise ValueError(f"input_size must be a positive integer, got {input_size!r}")
+    if not 0.0 <= random_erase <= 1.0:
+        raise ValueError(f"random_erase must be a probability in [0, 1], got {random_erase}")
     builtin = _builtin_name(data)
     if builtin is not None:
-        return _load_builtin(builtin, data_dir, input_size, train_preset, download)
+        return _load_builtin(builtin, data_dir, input_size, train_preset, random_erase, download)
     folder = Path(data).expanduser()
     if not folder.exists():
         raise ValueError(
@@ -138,7 +142,7 @@ def load_data(
         raise ValueError(f"data_dir is for the built-in data sets; an image folder is given as data itself ({data})")
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    return _load_image_folder(folder, input_size, train_preset, val_fraction, seed, strict)
+    return _load_image_folder(folder, input_size, train_preset, random_erase, val_fraction, seed, strict)
 
 
 def cache_dir() -> Path:
@@ -264,7 +268,12 @@ def _builtin_name(data: str | os.PathLike) -> str | None:
 
 
 def _load_builtin(
-    name: str, data_dir: str | os.PathLike | None, input_size: int | None, preset: str, download: bool
+    name: str,
+    data_dir: str | os.PathLike | None,
+    input_size: int | None,
+    preset: str,
+    random_erase: float,
+    download: bool,
 ) -> DataSplits:
     spec = _BUILTINS[name]
     data_dir = Path(data_dir).expanduser() if data_dir is not None else None
@@ -284,7 +293,9 @@ def _load_builtin(
         channel_order="L" if in_chans == 1 else "RGB",
     )
     preset = "small" if preset == "auto" else preset
-    train_transform = train_preset_by_name(preset, input_size, mean, std, in_chans, hflip=spec.mirror_safe)
+    train_transform = train_preset_by_name(
+        preset, input_size, mean, std, in_chans, hflip=spec.mirror_safe, random_erase=random_erase
+    )
     train_images, train_targets = _images_and_targets(train_set)
     test_images, test_targets = _images_and_targets(test_set)
     classes = list(train_set.classes)
@@ -628,7 +639,8 @@ class VerifiedImageFolder(datasets.DatasetFolder):
 
 
 def _load_image_folder(
-    folder: Path, input_size: int | None, preset: str, val_fraction: float, seed: int, strict: bool
+    folder: Path, input_size: int | None, preset: str, random_erase: float, val_fraction: float, seed: int,
+    strict: bool,
 ) -> DataSplits:
     has_train, has_val = (folder / "train").is_dir(), (folder / "val").is_dir()
     if has_val and not has_train:
@@ -639,7 +651,9 @@ def _load_image_folder(
     preprocessing = Preprocessing(
         input_size=input_size, resize_size=round(input_size * 256 / 224), mean=mean, std=std, channel_order="RGB"
     )
-    train_transform = train_preset_by_name("paper" if preset == "auto" else preset, input_size, mean, std, in_chans)
+    train_transform = train_preset_by_name(
+        "paper" if preset == "auto" else preset, input_size, mean, std, in_chans, random_erase=random_erase
+    )
     eval_transform = eval_preset(preprocessing)
 
     if has_train and has_val:

@@ -89,13 +89,19 @@ def to_normalised_tensor(mean: Sequence[float], std: Sequence[float]) -> v2.Comp
 
 
 def paper_train_preset(
-    input_size: int, mean: Sequence[float], std: Sequence[float], in_chans: int = 3, *, hflip: bool = True
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    in_chans: int = 3,
+    *,
+    hflip: bool = True,
+    random_erase: float = 0.0,
 ) -> v2.Compose:
     """The paper's training augmentation (section 6): random-area, random-aspect crops resized with a random
     interpolation, horizontal flips and photometric distortions.
 
     `in_chans=1` leaves out saturation and hue, which do not exist for grayscale. `hflip=False` for data
-    whose mirror image is another class (digits, characters).
+    whose mirror image is another class (digits, characters). `random_erase`: see `random_erasing`.
     """
     from torchvision.transforms import v2
 
@@ -112,11 +118,18 @@ def paper_train_preset(
         *([v2.RandomHorizontalFlip()] if hflip else []),
         v2.ColorJitter(**jitter),
         *to_normalised_tensor(mean, std).transforms,
+        *random_erasing(random_erase),
     ])
 
 
 def small_image_train_preset(
-    input_size: int, mean: Sequence[float], std: Sequence[float], padding: int = 4, *, hflip: bool = True
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    padding: int = 4,
+    *,
+    hflip: bool = True,
+    random_erase: float = 0.0,
 ) -> v2.Compose:
     """Augmentation for 28x28 / 32x32 data sets: resize to `input_size`, pad with black by `padding` and
     crop `input_size` back at a random place, random horizontal flip.
@@ -131,18 +144,41 @@ def small_image_train_preset(
         v2.RandomCrop(input_size, padding=padding, fill=0, padding_mode="constant"),
         *([v2.RandomHorizontalFlip()] if hflip else []),
         *to_normalised_tensor(mean, std).transforms,
+        *random_erasing(random_erase),
     ])
 
 
+def random_erasing(probability: float) -> list[v2.Transform]:
+    """Random erasing (Zhong et al. 2017, arXiv 1708.04896) with probability `probability`, as a list to
+    append after normalisation: [] for 0.
+
+    The erased rectangle (2%-33% of the image, aspect 0.3-3.3, torchvision's defaults) is set to 0 after
+    normalisation, i.e. to the data set's mean colour. It is the regulariser that lets long runs on small
+    images keep improving (the paper above measures it on Fashion-MNIST); short runs do better without it.
+    """
+    from torchvision.transforms import v2
+
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"random erase probability must be in [0, 1], got {probability}")
+    return [v2.RandomErasing(p=probability, value=0)] if probability > 0 else []
+
+
 def train_preset_by_name(
-    name: str, input_size: int, mean: Sequence[float], std: Sequence[float], in_chans: int = 3, *, hflip: bool = True
+    name: str,
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    in_chans: int = 3,
+    *,
+    hflip: bool = True,
+    random_erase: float = 0.0,
 ) -> v2.Compose:
     """The training preset called `name` (one of TRAIN_PRESETS)."""
     if name == "paper":
-        return paper_train_preset(input_size, mean, std, in_chans, hflip=hflip)
+        return paper_train_preset(input_size, mean, std, in_chans, hflip=hflip, random_erase=random_erase)
     if name == "small":
         _check_channels(in_chans, mean, std)
-        return small_image_train_preset(input_size, mean, std, hflip=hflip)
+        return small_image_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase)
     raise ValueError(f"unknown train preset {name!r}; choose one of {', '.join(TRAIN_PRESETS)}")
 
 

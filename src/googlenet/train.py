@@ -62,6 +62,7 @@ class TrainConfig:
     batch_size: int = 128  # per process
     input_size: int | None = None  # None: the data set's default (32 for 28x28/32x32 sets, 224 else)
     train_preset: str = "auto"
+    random_erase: float = 0.0  # probability; for long runs (the main job's 7 epochs do better without)
     aux_logits: bool = True
     aux_weight: float = 0.3
     lr: float = 0.1  # for batch_size x world_size = 128; scaled linearly for other global batches
@@ -99,6 +100,7 @@ class TrainConfig:
         require(self.amp in AMP_MODES, f"unknown --amp {self.amp!r}; choose one of: {', '.join(AMP_MODES)}")
         require(self.ema_decay is None or 0 < self.ema_decay < 1, f"--ema-decay must be in (0, 1), got {self.ema_decay}")
         require(self.workers >= 0, f"--workers must be 0 or more, got {self.workers}")
+        require(0 <= self.random_erase <= 1, f"--random-erase must be in [0, 1], got {self.random_erase}")
         require(self.warmup_epochs >= 0, f"--warmup-epochs must be 0 or more, got {self.warmup_epochs}")
 
     @classmethod
@@ -258,6 +260,7 @@ class Trainer:
 
         self.data = load_data(
             config.data, data_dir=config.data_dir, input_size=config.input_size, train_preset=config.train_preset,
+            random_erase=config.random_erase,
             val_fraction=config.val_fraction, seed=config.seed, strict=config.strict, download=config.download,
         )
         self.train_set = self.data.train
