@@ -52,7 +52,7 @@ AMP_MODES = ("auto", "bf16", "off")
 
 @dataclass
 class TrainConfig:
-    """A training run. The defaults are the main job: Fashion-MNIST in about 12 minutes on 2 CPU cores."""
+    """A training run. The defaults are the main job: Fashion-MNIST in about 13 minutes on 2 CPU cores (91.37%)."""
 
     data: str = "fashion-mnist"
     data_dir: str | None = None
