@@ -105,6 +105,8 @@ def test_bad_training_options_are_named(tmp_path):
         train(tiny_config(tmp_path, batch_size=1))
     with pytest.raises(ValueError, match="unknown schedule 'linear'"):
         train(tiny_config(tmp_path, schedule="linear"))
+    with pytest.raises(ValueError, match=r"--random-erase must be in \[0, 1\], got 1.5"):
+        train(tiny_config(tmp_path, random_erase=1.5))
     with pytest.raises(FileNotFoundError, match="cannot resume"):
         train(tiny_config(tmp_path), resume=tmp_path / "nowhere")
 
