@@ -125,8 +125,6 @@ def load_data(
         raise ValueError(f"unknown train preset {train_preset!r}; choose one of auto, {', '.join(TRAIN_PRESETS)}")
     if input_size is not None and (not isinstance(input_size, int) or input_size < 1):
         raise ValueError(f"input_size must be a positive integer, got {input_size!r}")
-    if not 0.0 <= random_erase <= 1.0:
-        raise ValueError(f"random_erase must be a probability in [0, 1], got {random_erase}")
     builtin = _builtin_name(data)
     if builtin is not None:
         return _load_builtin(builtin, data_dir, input_size, train_preset, random_erase, download)
