@@ -111,6 +111,18 @@ def test_bad_training_options_are_named(tmp_path):
         train(tiny_config(tmp_path), resume=tmp_path / "nowhere")
 
 
+def test_device_names_are_checked_before_use(monkeypatch):
+    from googlenet.distributed import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda:0")
+    with pytest.raises(ValueError, match="'gpu' is not a device name"):
+        resolve_device("gpu")
+
+
 def cli(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "googlenet", *args], capture_output=True, text=True, timeout=600,
                           **kwargs)
@@ -167,6 +179,14 @@ def test_evaluate_and_predict_on_a_trained_run(tmp_path):
     tta = cli("evaluate", str(tmp_path / "run"), "--data", "fashion-mnist", "--limit", "4", "--tta", "144crop", "--json")
     assert tta.returncode == 0, tta.stderr
     assert json.loads(tta.stdout)["count"] == 4
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    on_device = cli("evaluate", str(tmp_path / "run"), "--data", "fashion-mnist", "--limit", "4", "--device", device,
+                    "--json")
+    assert on_device.returncode == 0, on_device.stderr
+    assert json.loads(on_device.stdout)["count"] == 4
+    elsewhere = cli("evaluate", str(tmp_path / "run"), "--data", "fashion-mnist", "--device", "cuda",
+                    "--backend", "eager")
+    assert elsewhere.returncode == 2 and "--device cuda is for the plain backend" in elsewhere.stderr
 
     from PIL import Image
 

@@ -134,6 +134,9 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--limit", type=int, help="evaluate the first N images only")
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--device", default="auto",
+                        help="auto (default: the GPU where there is one), cpu, cuda, cuda:1, ...; "
+                        "the plain backend only")
     _add_backend_option(parser)
     parser.add_argument("--int8", action="store_true",
                         help="int8 post-training quantization (ONNX Runtime), calibrated on 512 training images")
@@ -143,11 +146,18 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         import torch
 
         from googlenet.data import load_data
+        from googlenet.distributed import resolve_device
         from googlenet.evaluate import evaluate_model
         from googlenet.predict import load_model
 
         if args.int8 and args.backend != "plain":
             raise ValueError("--int8 runs on ONNX Runtime; leave out --backend")
+        # The other backends and int8 run where their runtimes put them: on this process's CPU.
+        on_cpu_only = args.int8 or args.backend != "plain"
+        if on_cpu_only and args.device not in ("auto", "cpu"):
+            raise ValueError(f"--device {args.device} is for the plain backend; --backend {args.backend}"
+                             f"{' and --int8' if args.int8 else ''} run on the CPU")
+        device = torch.device("cpu") if on_cpu_only else resolve_device(args.device)
         model = load_model(args.model)
         data = load_data(args.data, data_dir=args.data_dir,
                          input_size=model.preprocessing.input_size if model.preprocessing else None)
@@ -170,7 +180,7 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         backend = getattr(model, "backend", "plain")
         result = evaluate_model(model, images, model.preprocessing or data.preprocessing, model.num_classes,
                                 tta=args.tta, batch_size=args.batch_size, workers=args.workers,
-                                progress=not args.json)
+                                device=device, progress=not args.json)
         if args.json:
             print(json.dumps({"model": args.model, "data": args.data, "tta": args.tta, "backend": backend,
                               **result.to_dict()}, indent=2))

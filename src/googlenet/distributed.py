@@ -29,12 +29,25 @@ class DistributedContext:
         return self.rank == 0
 
 
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" is the GPU where there is one, else the CPU; any other name is checked before use, so that a
+    typo or a missing GPU is named here rather than by the first tensor moved there."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"--device {device!r} is not a device name (auto, cpu, cuda, cuda:1, ...)") from error
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device} asked for, but this machine has no CUDA GPU that torch can use")
+    return chosen
+
+
 def setup_distributed(device: str = "auto") -> DistributedContext:
     """Start the process group if torchrun launched us (nccl on GPUs, gloo on CPUs); pick the device."""
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
     if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        chosen = torch.device("cuda" if use_cuda else "cpu") if device == "auto" else torch.device(device)
-        return DistributedContext(device=chosen)
+        return DistributedContext(device=resolve_device(device))
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if use_cuda:

@@ -289,6 +289,10 @@ class Trainer:
             if device.type != "cuda":
                 raise ValueError("--sync-batch-norm needs GPUs: torch's SyncBatchNorm runs on CUDA only")
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if device.type == "cuda":
+            # Every batch has one shape, so cuDNN's one-off search for the fastest kernels pays for itself
+            # (torchvision's reference scripts do the same unless asked for deterministic algorithms).
+            torch.backends.cudnn.benchmark = True
         memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model: GoogLeNet = model.to(device, memory_format=memory_format)  # type: ignore[assignment]
         self.network: nn.Module = (
