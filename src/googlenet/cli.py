@@ -155,8 +155,8 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         # The other backends and int8 run where their runtimes put them: on this process's CPU.
         on_cpu_only = args.int8 or args.backend != "plain"
         if on_cpu_only and args.device not in ("auto", "cpu"):
-            raise ValueError(f"--device {args.device} is for the plain backend; --backend {args.backend}"
-                             f"{' and --int8' if args.int8 else ''} run on the CPU")
+            what = "--int8" if args.int8 else f"--backend {args.backend}"
+            raise ValueError(f"--device {args.device} is for the plain backend; {what} runs on the CPU")
         device = torch.device("cpu") if on_cpu_only else resolve_device(args.device)
         model = load_model(args.model)
         data = load_data(args.data, data_dir=args.data_dir,
