@@ -45,9 +45,10 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 def setup_distributed(device: str = "auto") -> DistributedContext:
     """Start the process group if torchrun launched us (nccl on GPUs, gloo on CPUs); pick the device."""
-    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    chosen = resolve_device(device)
     if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return DistributedContext(device=resolve_device(device))
+        return DistributedContext(device=chosen)
+    use_cuda = chosen.type == "cuda"
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if use_cuda:
