@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from googlenet.benchmark import (
+from googlenet.inference.benchmark import (
     TORCHVISION_EAGER,
     TORCHVISION_ONNXRUNTIME,
     BenchmarkConfig,

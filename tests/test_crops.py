@@ -4,8 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from googlenet.crops import MultiCropDataset, crop_specs_144, crops_144, ten_crops
-from googlenet.presets import Preprocessing
+from googlenet.evaluation.tta import MultiCropDataset, crop_specs_144, crops_144, ten_crops
+from googlenet.data.transforms import Preprocessing
 
 
 def test_144_crops_for_a_landscape_image():

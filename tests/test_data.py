@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from googlenet.data import (
+from googlenet.data.datasets import (
     BUILTIN_DATASETS,
     DATASET_STATS,
     InMemoryImageDataset,
@@ -29,7 +29,7 @@ from googlenet.data import (
     load_image,
     split_per_class,
 )
-from googlenet.presets import small_image_train_preset
+from googlenet.data.transforms import small_image_train_preset
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -227,7 +227,7 @@ def test_in_memory_dataset_erases_each_image_of_a_batch_in_its_own_place():
 
 
 def test_in_memory_dataset_keeps_a_large_resize_per_sample(monkeypatch):
-    monkeypatch.setattr("googlenet.data.PRECOMPUTE_LIMIT_BYTES", 1000)
+    monkeypatch.setattr("googlenet.data.datasets.PRECOMPUTE_LIMIT_BYTES", 1000)
     dataset = InMemoryImageDataset(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), [0, 1, 2, 3],
                                    small_image_train_preset(64, (0.5,), (0.5,)))
     assert dataset.images.shape == (4, 1, 28, 28)

@@ -10,9 +10,9 @@ import torch
 from conftest import give_real_scale
 from googlenet import googlenet
 from googlenet.cli import main
-from googlenet.export import EXPORT_FORMATS, export_model, sidecar_path
-from googlenet.hub import from_pretrained, save_pretrained
-from googlenet.presets import Preprocessing
+from googlenet.weights.export import EXPORT_FORMATS, export_model, sidecar_path
+from googlenet.weights.model_dir import from_pretrained, save_pretrained
+from googlenet.data.transforms import Preprocessing
 
 SIZE = 64
 TOLERANCE = 1e-4

@@ -1,4 +1,4 @@
-"""Model directories, safe checkpoint loading and torchvision's ImageNet weights (googlenet.hub)."""
+"""Model directories, safe checkpoint loading and torchvision's ImageNet weights (googlenet.weights.model_dir)."""
 
 import json
 import os
@@ -15,14 +15,14 @@ import torchvision
 from conftest import give_real_scale
 from googlenet import googlenet
 from googlenet.cli import main
-from googlenet.hub import (
+from googlenet.weights.model_dir import (
     from_pretrained,
     import_torchvision,
     load_checkpoint_file,
     load_state_dict_checked,
     save_pretrained,
 )
-from googlenet.presets import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from googlenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 IMAGENET_CATEGORIES = torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"]
 
@@ -268,7 +268,7 @@ def test_a_malicious_pickle_is_refused_and_runs_nothing(tmp_path, load):
 
 
 def test_a_training_checkpoint_with_rng_states_loads_and_restores_them(tmp_path):
-    """The forms documented in googlenet.hub: what the training code stores must load weights-only."""
+    """The forms documented in googlenet.weights.model_dir: what the training code stores must load weights-only."""
     model = googlenet("bn", num_classes=3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.randn(2, 3, 64, 64)).logits.sum().backward()
@@ -352,7 +352,7 @@ def test_import_torchvision_reproduces_torchvisions_outputs_and_predict_names_im
 
     from PIL import Image
 
-    from googlenet.presets import eval_preset
+    from googlenet.data.transforms import eval_preset
 
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 260, 3), dtype=np.uint8))
     image.save(tmp_path / "photo.png")

@@ -7,7 +7,7 @@ builder), asserted exactly against the built model, then compared with the print
 import pytest
 
 from googlenet import paper_table
-from googlenet.summary import summarize
+from googlenet.models.summary import summarize
 
 # Rows whose printed figure disagrees with the arithmetic of the rest of the table. Checked below
 # to really be off (so this list cannot hide a wiring error in a row that should agree).

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from googlenet.presets import (
+from googlenet.data.transforms import (
     PAPER_INTERPOLATIONS,
     TRAIN_PRESETS,
     Preprocessing,

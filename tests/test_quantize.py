@@ -7,8 +7,8 @@ import torch
 
 from conftest import give_real_scale
 from googlenet import googlenet
-from googlenet.data import DataSplits, InMemoryImageDataset
-from googlenet.presets import Preprocessing, eval_preset
+from googlenet.data.datasets import DataSplits, InMemoryImageDataset
+from googlenet.data.transforms import Preprocessing, eval_preset
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnxscript") is None,
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_int8_agrees_with_float_on_the_top_class():
-    from googlenet.quantize import INT8_BACKEND, quantize
+    from googlenet.inference.quantize import INT8_BACKEND, quantize
 
     model = give_real_scale(googlenet("bn", num_classes=10, in_chans=1)).eval()
     calibration = torch.randn(64, 1, 32, 32)
@@ -32,7 +32,7 @@ def test_int8_agrees_with_float_on_the_top_class():
 
 
 def test_quantize_refuses_bad_calibration_and_unknown_methods():
-    from googlenet.quantize import quantize
+    from googlenet.inference.quantize import quantize
 
     model = googlenet("bn", num_classes=10, in_chans=1).eval()
     with pytest.raises(ValueError, match=r"calibration must be image batches \[N, 1, H, W\]"):
@@ -44,7 +44,7 @@ def test_quantize_refuses_bad_calibration_and_unknown_methods():
 
 
 def test_quantize_without_onnxruntime_says_what_to_install(monkeypatch):
-    from googlenet.quantize import quantize
+    from googlenet.inference.quantize import quantize
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -63,7 +63,7 @@ def small_data_set() -> DataSplits:
 
 
 def test_calibration_images_are_training_images_with_the_evaluation_preprocessing():
-    from googlenet.quantize import calibration_images
+    from googlenet.inference.quantize import calibration_images
 
     data = small_data_set()
     images = calibration_images(data, count=8, seed=1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from googlenet.train import LAST_CHECKPOINT, TrainConfig, Trainer, TrainingDiverged, train
+from googlenet.training.trainer import LAST_CHECKPOINT, TrainConfig, Trainer, TrainingDiverged, train
 
 TINY = dict(train_subset=64, val_subset=48, batch_size=16, epochs=2, workers=0, amp="off", progress=False,
             tensorboard=True, seed=3)
@@ -207,7 +207,7 @@ def test_evaluate_and_predict_on_a_trained_run(tmp_path):
 def test_training_on_an_image_folder_with_a_broken_file(tmp_path):
     from PIL import Image
 
-    from googlenet.data import SkippedImagesWarning
+    from googlenet.data.datasets import SkippedImagesWarning
 
     generator = torch.Generator().manual_seed(0)
     for split, count in (("train", 12), ("val", 4)):
@@ -223,7 +223,7 @@ def test_training_on_an_image_folder_with_a_broken_file(tmp_path):
     with pytest.warns(SkippedImagesWarning, match="zero.jpg"):
         result = train(config)
     assert result.status == "finished"
-    from googlenet.hub import from_pretrained
+    from googlenet.weights.model_dir import from_pretrained
 
     model = from_pretrained(result.model_dir)
     assert model.class_names == ["circles", "squares"] and model.preprocessing.input_size == 32

@@ -1,17 +1,50 @@
-"""googlenet: Inception v1 (Szegedy et al. 2014, arXiv 1409.4842) as a library and tools."""
+"""googlenet: Inception v1 (Szegedy et al. 2014, arXiv 1409.4842) as a library and tools.
 
-from googlenet.architecture import FLAVOURS, Flavour, TableRow, paper_table
-from googlenet.layers import AuxClassifier, ConvBlock, InceptionModule, NaiveInceptionModule
-from googlenet.loss import GoogLeNetLoss
-from googlenet.model import GoogLeNet, GoogLeNetConfig, GoogLeNetOutputs, googlenet
-from googlenet.presets import Preprocessing
-from googlenet.hub import from_pretrained, import_torchvision, load_checkpoint_file, save_pretrained
-from googlenet.export import EXPORT_FORMATS, export_model
-from googlenet.train import TrainConfig, TrainResult, train
-from googlenet.fast import InferenceModel, optimize
-from googlenet.quantize import calibration_images, quantize
+`import googlenet` loads the model API only (torch and `googlenet.models`). Everything else (training,
+data, weights, export, fast inference) is imported the first time one of its names is used, so that a
+user who only builds a network never pays for PIL, matplotlib, safetensors or ONNX.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from googlenet.models import (
+    FLAVOURS,
+    AuxClassifier,
+    ConvBlock,
+    Flavour,
+    GoogLeNet,
+    GoogLeNetConfig,
+    GoogLeNetLoss,
+    GoogLeNetOutputs,
+    InceptionModule,
+    NaiveInceptionModule,
+    TableRow,
+    googlenet,
+    paper_table,
+)
 
 __version__ = "0.1.0"
+
+# name -> the module that defines it, imported on first use (PEP 562)
+_LAZY: dict[str, str] = {
+    "Preprocessing": "googlenet.data.transforms",
+    "from_pretrained": "googlenet.weights.model_dir",
+    "save_pretrained": "googlenet.weights.model_dir",
+    "import_torchvision": "googlenet.weights.model_dir",
+    "load_checkpoint_file": "googlenet.weights.model_dir",
+    "EXPORT_FORMATS": "googlenet.weights.export",
+    "export_model": "googlenet.weights.export",
+    "TrainConfig": "googlenet.training.trainer",
+    "TrainResult": "googlenet.training.trainer",
+    "train": "googlenet.training.trainer",
+    "InferenceModel": "googlenet.inference.optimize",
+    "optimize": "googlenet.inference.optimize",
+    "quantize": "googlenet.inference.quantize",
+    "calibration_images": "googlenet.inference.quantize",
+}
 
 __all__ = [
     "FLAVOURS",
@@ -24,21 +57,20 @@ __all__ = [
     "GoogLeNetOutputs",
     "InceptionModule",
     "NaiveInceptionModule",
-    "Preprocessing",
-    "EXPORT_FORMATS",
-    "TrainConfig",
-    "TrainResult",
-    "export_model",
-    "from_pretrained",
-    "import_torchvision",
-    "load_checkpoint_file",
-    "save_pretrained",
-    "train",
-    "InferenceModel",
-    "optimize",
-    "quantize",
-    "calibration_images",
     "TableRow",
     "googlenet",
     "paper_table",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'googlenet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

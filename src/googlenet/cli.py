@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from googlenet.architecture import FLAVOURS
+from googlenet.models.table import FLAVOURS
 
 
 def _add_summary(commands: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def _add_summary(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def run(args: argparse.Namespace) -> int:
-        from googlenet.summary import format_report, summarize
+        from googlenet.models.summary import format_report, summarize
 
         report = summarize(args.flavour, args.input_size, args.naive, args.in_chans)
         print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
@@ -39,7 +39,7 @@ def _optional_float(text: str) -> float | None:
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
-    from googlenet.train import AMP_MODES, SCHEDULES
+    from googlenet.training.trainer import AMP_MODES, SCHEDULES
 
     parser = commands.add_parser(
         "train", help="train on a built-in data set or an image folder (default: the Fashion-MNIST main job)",
@@ -82,7 +82,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     add("--no-progress", dest="progress", action="store_false", default=None)
 
     def run(args: argparse.Namespace) -> int:
-        from googlenet.train import TrainConfig, TrainingDiverged, resume_config, train
+        from googlenet.training.trainer import TrainConfig, TrainingDiverged, resume_config, train
 
         given = {key: value for key, value in vars(args).items()
                  if value is not None and key not in ("command", "run", "resume")}
@@ -117,7 +117,7 @@ def _fast_model(model: Any, backend: str, command: str) -> Any:
     """`model` (a GoogLeNet) on `backend` (googlenet.optimize); says which backend on stderr."""
     if backend == "plain":
         return model
-    from googlenet.fast import optimize
+    from googlenet.inference.optimize import optimize
 
     fast = optimize(model, backend)
     print(f"googlenet {command}: {fast.describe()}", file=sys.stderr)
@@ -145,10 +145,10 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         import torch
 
-        from googlenet.data import load_data
+        from googlenet.data.datasets import load_data
         from googlenet.distributed import resolve_device
-        from googlenet.evaluate import evaluate_model
-        from googlenet.predict import load_model
+        from googlenet.evaluation.evaluate import evaluate_model
+        from googlenet.evaluation.predict import load_model
 
         if args.int8 and args.backend != "plain":
             raise ValueError("--int8 runs on ONNX Runtime; leave out --backend")
@@ -168,7 +168,7 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         if args.limit:
             images = torch.utils.data.Subset(images, range(min(args.limit, len(images))))
         if args.int8:
-            from googlenet.quantize import calibration_images, quantize
+            from googlenet.inference.quantize import calibration_images, quantize
 
             try:
                 model = quantize(model, calibration_images(data, preprocessing=model.preprocessing))
@@ -205,7 +205,7 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def run(args: argparse.Namespace) -> int:
-        from googlenet.predict import collect_images, load_model, predict
+        from googlenet.evaluation.predict import collect_images, load_model, predict
 
         model = _fast_model(load_model(args.model), args.backend, "predict")
         predictions, errors = predict(model, collect_images(args.images), top_k=args.top_k)
@@ -235,7 +235,7 @@ def _add_import_torchvision(commands: argparse._SubParsersAction) -> None:
                         help="for a torchvision googlenet trained without transform_input (not the ImageNet one)")
 
     def run(args: argparse.Namespace) -> int:
-        from googlenet.hub import import_torchvision
+        from googlenet.weights.model_dir import import_torchvision
 
         directory = import_torchvision(args.checkpoint, args.output_dir, aux_logits=args.aux_logits,
                                        transform_input=args.transform_input)
@@ -254,7 +254,7 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
                                          "model.torchscript.pt in MODEL_DIR); its description goes to OUTPUT.json")
 
     def run(args: argparse.Namespace) -> int:
-        from googlenet.export import export_model, sidecar_path
+        from googlenet.weights.export import export_model, sidecar_path
 
         try:
             path = export_model(args.model, args.output, args.format)
@@ -292,7 +292,7 @@ def _add_benchmark(commands: argparse._SubParsersAction) -> None:
     add("--json", action="store_true", help="machine-readable output")
 
     def run(args: argparse.Namespace) -> int:
-        from googlenet.benchmark import BenchmarkConfig, format_report, run_benchmark
+        from googlenet.inference.benchmark import BenchmarkConfig, format_report, run_benchmark
 
         config = BenchmarkConfig(
             batch_sizes=tuple(args.batch_sizes), input_size=args.input_size, train_sizes=tuple(args.train_sizes),

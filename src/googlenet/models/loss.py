@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from googlenet.model import GoogLeNetOutputs
+from googlenet.models.network import GoogLeNetOutputs
 
 # Paper section 5: "their loss gets added to the total loss of the network with a discount weight
 # (the losses of the auxiliary classifiers were weighted by 0.3)".

@@ -1,10 +1,10 @@
 """int8 inference: post-training static quantization with ONNX Runtime, calibrated on real images.
 
     data = googlenet.data.load_data("fashion-mnist")
-    int8 = googlenet.quantize(model, calibration_images(data))   # an InferenceModel on "onnxruntime-int8"
+    int8 = googlenet.inference.quantize(model, calibration_images(data))   # an InferenceModel on "onnxruntime-int8"
     logits = int8(images)
 
-The network is first rebuilt as `googlenet.fast` does (BatchNorms folded, the 1x1 reductions of each
+The network is first rebuilt as `googlenet.inference.optimize` does (BatchNorms folded, the 1x1 reductions of each
 Inception module fused), exported to ONNX, and quantized by `onnxruntime.quantization.quantize_static`:
 weights int8 per output channel, activations uint8 per tensor with ranges measured on the calibration
 images, QDQ format (ONNX Runtime fuses each QuantizeLinear -> Conv -> DequantizeLinear into an int8
@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from googlenet.fast import InferenceModel, OnnxRuntimeNetwork, backend_problem, inference_network, onnx_bytes
-from googlenet.model import GoogLeNet
+from googlenet.inference.optimize import InferenceModel, OnnxRuntimeNetwork, backend_problem, inference_network, onnx_bytes
+from googlenet.models.network import GoogLeNet
 
 INT8_BACKEND = "onnxruntime-int8"
 # Calibration images: a few hundred cover the activation ranges of a CNN; more only costs time.
@@ -100,7 +100,7 @@ class _CalibrationBatches:
         self.iterator: Iterator[Tensor] = iter(batches)
 
     def get_next(self) -> dict[str, Any] | None:
-        from googlenet.export import INPUT_NAME
+        from googlenet.weights.export import INPUT_NAME
 
         batch = next(self.iterator, None)
         return None if batch is None else {INPUT_NAME: batch.detach().float().cpu().contiguous().numpy()}
@@ -118,8 +118,8 @@ def calibration_images(data: Any, count: int = CALIBRATION_IMAGES, seed: int = 0
     measured on the images the ranges were fitted to. They go through the evaluation preprocessing, not the
     training augmentation: the ranges are those of the images the quantized model will be given.
     """
-    from googlenet.data import InMemoryImageDataset
-    from googlenet.presets import eval_preset
+    from googlenet.data.datasets import InMemoryImageDataset
+    from googlenet.data.transforms import eval_preset
 
     if count < 1:
         raise ValueError(f"the number of calibration images must be at least 1, got {count}")

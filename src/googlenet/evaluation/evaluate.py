@@ -140,8 +140,8 @@ def evaluate_model(
     """
     from tqdm import tqdm
 
-    from googlenet.crops import TTA_MODES, MultiCropDataset
-    from googlenet.presets import eval_preset
+    from googlenet.evaluation.tta import TTA_MODES, MultiCropDataset
+    from googlenet.data.transforms import eval_preset
 
     if tta not in TTA_MODES:
         raise ValueError(f"unknown --tta {tta!r}; choose one of: {', '.join(TTA_MODES)}")

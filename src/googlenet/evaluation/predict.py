@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from googlenet.model import GoogLeNet
+from googlenet.models.network import GoogLeNet
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -24,7 +24,7 @@ class Prediction:
 
 def load_model(path: str | Path) -> GoogLeNet:
     """A model from a saved model directory, or from a training run directory (its best model)."""
-    from googlenet.hub import from_pretrained
+    from googlenet.weights.model_dir import from_pretrained
 
     directory = Path(path)
     if not directory.exists():
@@ -60,7 +60,7 @@ def predict(model: GoogLeNet, paths: list[Path], top_k: int = 5, batch_size: int
     """Top-k predictions for each readable image; unreadable files are returned as error messages."""
     from PIL import Image, UnidentifiedImageError
 
-    from googlenet.presets import Preprocessing, eval_preset, to_model_channels
+    from googlenet.data.transforms import Preprocessing, eval_preset, to_model_channels
 
     if top_k < 1:
         raise ValueError(f"--top-k must be at least 1, got {top_k}")

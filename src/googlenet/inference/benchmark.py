@@ -1,8 +1,8 @@
 """`googlenet benchmark`: inference and training speed, torchvision's googlenet and ours side by side.
 
 Everything runs in one process, on the same weights: torchvision's googlenet (eager NCHW, eager
-channels_last, ONNX Runtime with all graph optimisations) and every fast path of ours (`googlenet.fast`'s
-backends, and int8 from `googlenet.quantize`), at each batch size; then training steps (SGD, aux heads)
+channels_last, ONNX Runtime with all graph optimisations) and every fast path of ours (`googlenet.inference.optimize`'s
+backends, and int8 from `googlenet.inference.quantize`), at each batch size; then training steps (SGD, aux heads)
 of torchvision's googlenet in eager NCHW against ours with `googlenet train`'s settings. The machine's fp32
 matmul rate, measured in the same run, is the physical reference the convolutions are held against.
 
@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from googlenet.fast import BACKENDS, backend_problem, onnx_bytes, optimize, time_calls
-from googlenet.model import GoogLeNet, googlenet
+from googlenet.inference.optimize import BACKENDS, backend_problem, onnx_bytes, optimize, time_calls
+from googlenet.models.network import GoogLeNet, googlenet
 
 INT8_PATH = "int8"
 FAST_PATHS = (*BACKENDS, INT8_PATH)  # ours: the `optimize` backends, then int8 (ONNX Runtime)
@@ -97,7 +97,7 @@ class BenchmarkConfig:
 def path_problem(path: str) -> str | None:
     """Why our fast path `path` cannot run here, or None."""
     if path == INT8_PATH:
-        from googlenet.quantize import quantization_problem
+        from googlenet.inference.quantize import quantization_problem
 
         return quantization_problem()
     if path not in BACKENDS:
@@ -305,7 +305,7 @@ def _inference_paths(
     notes: list[str],
 ) -> dict[str, Callable[[Tensor], Tensor]]:
     """Name -> a function from images to logits, baselines first, then our fast paths."""
-    from googlenet.fast import OnnxRuntimeNetwork
+    from googlenet.inference.optimize import OnnxRuntimeNetwork
 
     reference = reference.eval()
     channels_last = copy.deepcopy(reference).to(memory_format=torch.channels_last)
@@ -324,7 +324,7 @@ def _inference_paths(
             continue
         started = time.perf_counter()
         if path == INT8_PATH:
-            from googlenet.quantize import quantize
+            from googlenet.inference.quantize import quantize
 
             paths[path] = quantize(ours, calibration, threads=config.threads)
         else:
@@ -361,8 +361,8 @@ def _our_training_step(ours: GoogLeNet, compiled: bool) -> tuple[str, Callable[[
     """`googlenet train`'s step with TrainConfig's defaults, on a copy of `ours`, named by its settings."""
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    from googlenet.loss import GoogLeNetLoss
-    from googlenet.train import TrainConfig, _sgd, autocast_dtype_for, parameter_groups
+    from googlenet.models.loss import GoogLeNetLoss
+    from googlenet.training.trainer import TrainConfig, _sgd, autocast_dtype_for, parameter_groups
 
     settings = TrainConfig()
     model = copy.deepcopy(ours).train().to(memory_format=torch.channels_last)

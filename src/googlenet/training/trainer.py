@@ -6,7 +6,7 @@ DistributedSampler, metrics reduced over ranks, rank 0 writing everything). A ru
     config.json            the TrainConfig of the run
     checkpoint_last.pt     everything needed to continue exactly (written atomically)
     checkpoint_best.pt     the same, at the epoch with the best validation top-1
-    model/                 the best weights as a model directory (googlenet.hub format)
+    model/                 the best weights as a model directory (googlenet.weights.model_dir format)
     metrics.csv, metrics.json, tensorboard/, curves.png, confusion_matrix.png
 """
 
@@ -36,10 +36,10 @@ from googlenet.distributed import (
     setup_distributed,
     teardown_distributed,
 )
-from googlenet.evaluate import EvaluationResult, evaluate_loader, shard
-from googlenet.loss import GoogLeNetLoss
-from googlenet.model import GoogLeNet, googlenet
-from googlenet.run_logging import CONFUSION_PLOT, CURVES_PLOT, RunLogger, plot_confusion_matrix, plot_curves
+from googlenet.evaluation.evaluate import EvaluationResult, evaluate_loader, shard
+from googlenet.models.loss import GoogLeNetLoss
+from googlenet.models.network import GoogLeNet, googlenet
+from googlenet.training.outputs import CONFUSION_PLOT, CURVES_PLOT, RunLogger, plot_confusion_matrix, plot_curves
 
 CHECKPOINT_FORMAT = "googlenet-train-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -245,7 +245,7 @@ class Trainer:
     """One run's state and loop. Use `train(config)`; this class keeps the pieces in one place."""
 
     def __init__(self, config: TrainConfig, resume: str | os.PathLike | None = None) -> None:
-        from googlenet.data import load_data  # heavy imports only when training
+        from googlenet.data.datasets import load_data  # heavy imports only when training
 
         config.check()
         self.config = config
@@ -328,7 +328,7 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------------
 
     def _read_checkpoint(self, path: Path) -> dict[str, Any]:
-        from googlenet.hub import load_checkpoint_file
+        from googlenet.weights.model_dir import load_checkpoint_file
 
         if not path.exists():
             raise FileNotFoundError(f"cannot resume: {path} does not exist (is {path.parent} a training run directory?)")
@@ -540,7 +540,7 @@ class Trainer:
         return bool((extremes[0] + extremes[1]).abs() <= 1e-9 * extremes[0].abs().clamp_min(1.0))
 
     def _save_model_dir(self, use_ema: bool, result: EvaluationResult) -> None:
-        from googlenet.hub import save_pretrained
+        from googlenet.weights.model_dir import save_pretrained
 
         weights = self.ema.module if use_ema and self.ema is not None else self.model
         plot_confusion_matrix(

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from googlenet.architecture import AUX_CONV_CHANNELS, AUX_HIDDEN_FEATURES, AUX_POOLED_SIZE
+from googlenet.models.table import AUX_CONV_CHANNELS, AUX_HIDDEN_FEATURES, AUX_POOLED_SIZE
 
 # Inception v2's paper and torchvision both use eps=1e-3 for these BatchNorms, not torch's 1e-5.
 BATCH_NORM_EPS = 1e-3

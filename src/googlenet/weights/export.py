@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from googlenet.hub import from_pretrained
-from googlenet.model import GoogLeNet
+from googlenet.weights.model_dir import from_pretrained
+from googlenet.models.network import GoogLeNet
 
 # Format name -> the file name an export of a model directory gets inside it by default.
 EXPORT_FORMATS: dict[str, str] = {

@@ -41,7 +41,7 @@ from torchvision.datasets.utils import extract_archive
 from torchvision.datasets.vision import StandardTransform
 from torchvision.transforms import v2
 
-from googlenet.presets import (
+from googlenet.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     TRAIN_PRESETS,

@@ -1,0 +1,128 @@
+"""Test-time crops: torchvision's 10-crop and the paper's 144-crop scheme (paper section 7).
+
+144 crops per image: the shorter side resized to 256, 288, 320 and 352 (scaled by input_size / 224 for
+other input sizes); the left, centre and right squares of each (top, centre and bottom for portrait
+images); from each square the 4 corner crops, the centre crop and the whole square resized to the
+input size; each of these also mirrored. 4 scales x 3 squares x 6 crops x 2 mirrors = 144.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from googlenet.data.transforms import Preprocessing
+
+PAPER_SCALES = (256, 288, 320, 352)  # shorter side, for a 224 input
+PAPER_INPUT_SIZE = 224
+TTA_MODES = ("center", "10crop", "144crop")
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """One of the 144 crops. Boxes are (left, top, width, height) in the coordinates they apply to."""
+
+    shorter_side: int  # the image is first resized so its shorter side is this long
+    square: tuple[int, int, int, int]  # the square, in the resized image
+    crop: tuple[int, int, int, int] | None  # the crop, in the square; None: the whole square, resized
+    mirrored: bool
+
+
+def _resized_size(width: int, height: int, shorter_side: int) -> tuple[int, int]:
+    if width <= height:
+        return shorter_side, max(shorter_side, round(height * shorter_side / width))
+    return max(shorter_side, round(width * shorter_side / height)), shorter_side
+
+
+def crop_specs_144(width: int, height: int, input_size: int = PAPER_INPUT_SIZE) -> list[CropSpec]:
+    """The 144 crops of a `width` x `height` image for a model taking `input_size` squares."""
+    specs: list[CropSpec] = []
+    for scale in PAPER_SCALES:
+        side = round(scale * input_size / PAPER_INPUT_SIZE)
+        resized_width, resized_height = _resized_size(width, height, side)
+        if resized_width >= resized_height:  # landscape (or square): left, centre, right
+            slack = resized_width - side
+            squares = [(offset, 0, side, side) for offset in (0, slack // 2, slack)]
+        else:  # portrait: top, centre, bottom
+            slack = resized_height - side
+            squares = [(0, offset, side, side) for offset in (0, slack // 2, slack)]
+        far = side - input_size
+        crops: list[tuple[int, int, int, int] | None] = [
+            (0, 0, input_size, input_size),
+            (far, 0, input_size, input_size),
+            (0, far, input_size, input_size),
+            (far, far, input_size, input_size),
+            (far // 2, far // 2, input_size, input_size),
+            None,
+        ]
+        for square in squares:
+            for crop in crops:
+                for mirrored in (False, True):
+                    specs.append(CropSpec(side, square, crop, mirrored))
+    return specs
+
+
+def _finish(image: Image.Image, preprocessing: Preprocessing) -> torch.Tensor:
+    tensor = TF.to_dtype(TF.to_image(image), torch.float32, scale=True)
+    return TF.normalize(tensor, list(preprocessing.mean), list(preprocessing.std))
+
+
+def crops_144(image: Image.Image, preprocessing: Preprocessing) -> torch.Tensor:
+    """All 144 crops of one image (already in the model's channel mode): [144, C, S, S]."""
+    size = preprocessing.input_size
+    resized: dict[int, Image.Image] = {}
+    out = []
+    for spec in crop_specs_144(image.width, image.height, size):
+        if spec.shorter_side not in resized:
+            width, height = _resized_size(image.width, image.height, spec.shorter_side)
+            resized[spec.shorter_side] = image.resize((width, height), _pil_filter(preprocessing.interpolation))
+        left, top, width, height = spec.square
+        square = resized[spec.shorter_side].crop((left, top, left + width, top + height))
+        if spec.crop is None:
+            piece = square.resize((size, size), _pil_filter(preprocessing.interpolation))
+        else:
+            left, top, width, height = spec.crop
+            piece = square.crop((left, top, left + width, top + height))
+        tensor = _finish(piece, preprocessing)
+        out.append(TF.horizontal_flip(tensor) if spec.mirrored else tensor)
+    return torch.stack(out)
+
+
+def ten_crops(image: Image.Image, preprocessing: Preprocessing) -> torch.Tensor:
+    """torchvision's 10-crop: resize, then 4 corners + centre, and their mirrors: [10, C, S, S]."""
+    interpolation = InterpolationMode(preprocessing.interpolation)
+    resized = TF.resize(TF.to_image(image), [preprocessing.resize_size], interpolation=interpolation, antialias=True)
+    tensor = TF.normalize(
+        TF.to_dtype(resized, torch.float32, scale=True), list(preprocessing.mean), list(preprocessing.std)
+    )
+    return torch.stack(TF.ten_crop(tensor, [preprocessing.input_size, preprocessing.input_size]))
+
+
+def _pil_filter(interpolation: str) -> Image.Resampling:
+    return {
+        "nearest": Image.Resampling.NEAREST,
+        "bilinear": Image.Resampling.BILINEAR,
+        "bicubic": Image.Resampling.BICUBIC,
+    }[interpolation]
+
+
+class MultiCropDataset(torch.utils.data.Dataset):
+    """Wraps a dataset of (PIL image, label) into (crops [K, C, S, S], label) for one TTA mode."""
+
+    def __init__(self, images: torch.utils.data.Dataset, preprocessing: Preprocessing, mode: str) -> None:
+        if mode not in ("10crop", "144crop"):
+            raise ValueError(f"unknown multi-crop mode {mode!r}; choose one of: {', '.join(TTA_MODES)}")
+        self.images = images
+        self.preprocessing = preprocessing
+        self.make_crops = ten_crops if mode == "10crop" else crops_144
+
+    def __len__(self) -> int:
+        return len(self.images)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image, label = self.images[index]
+        return self.make_crops(image, self.preprocessing), label

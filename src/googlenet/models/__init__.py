@@ -1,0 +1,28 @@
+"""The network: Table 1 and the flavours as data (`table`), the building blocks (`layers`), GoogLeNet
+itself (`network`), the paper's weighted loss (`loss`) and the report that measures Table 1 on a built
+network (`summary`).
+
+Imports only torch and the other modules of this package: everything else in googlenet is built on top
+of it, so `import googlenet.models` stays as light as torch itself.
+"""
+
+from googlenet.models.layers import AuxClassifier, ConvBlock, InceptionModule, NaiveInceptionModule
+from googlenet.models.loss import GoogLeNetLoss
+from googlenet.models.network import GoogLeNet, GoogLeNetConfig, GoogLeNetOutputs, googlenet
+from googlenet.models.table import FLAVOURS, Flavour, TableRow, paper_table
+
+__all__ = [
+    "FLAVOURS",
+    "AuxClassifier",
+    "ConvBlock",
+    "Flavour",
+    "GoogLeNet",
+    "GoogLeNetConfig",
+    "GoogLeNetLoss",
+    "GoogLeNetOutputs",
+    "InceptionModule",
+    "NaiveInceptionModule",
+    "TableRow",
+    "googlenet",
+    "paper_table",
+]
