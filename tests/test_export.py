@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import give_real_scale
+from helpers import give_real_scale
 from googlenet import GoogLeNetOutputs, googlenet
 
 

@@ -7,7 +7,7 @@ import onnxruntime
 import pytest
 import torch
 
-from conftest import give_real_scale
+from helpers import give_real_scale
 from googlenet import googlenet
 from googlenet.cli import main
 from googlenet.weights.export import EXPORT_FORMATS, export_model, sidecar_path

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import give_real_scale
+from helpers import give_real_scale
 from googlenet import googlenet
 from googlenet.inference.optimize import (
     FusedInceptionModule,

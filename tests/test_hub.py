@@ -12,7 +12,7 @@ import pytest
 import torch
 import torchvision
 
-from conftest import give_real_scale
+from helpers import give_real_scale
 from googlenet import googlenet
 from googlenet.cli import main
 from googlenet.weights.model_dir import (

@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 import torch
 
-from conftest import give_real_scale
+from helpers import give_real_scale
 from googlenet import googlenet
 from googlenet.data.datasets import DataSplits, InMemoryImageDataset
 from googlenet.data.transforms import Preprocessing, eval_preset

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torchvision
 
-from conftest import give_real_scale
+from helpers import give_real_scale
 from googlenet import googlenet
 
 TOLERANCE = 1e-5
