@@ -1,0 +1,134 @@
+"""The package's shape: layers import only downwards, `import googlenet` stays light, files stay short."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "googlenet"
+
+# Lower numbers may be imported by higher ones, never the reverse (docs/architecture.md).
+LAYERS = {
+    "atomic_files": 0, "distributed": 0, "machine": 0,
+    "models": 1,
+    "data": 2,
+    "weights": 3,
+    "evaluation": 4, "explain": 4,
+    "training": 5,
+    "inference": 6,
+    "serving": 7,
+    "cli": 8,
+}
+# Modules outside the layering: the package's front door, `python -m googlenet`, and the old module
+# paths kept for one release as deprecated aliases.
+FACADES = {"__init__", "__main__", "hub", "fast", "presets", "architecture", "model", "crops", "run_logging", "summary"}
+# The upward imports we accept, each for a reason (function-level imports only).
+ALLOWED_UPWARD = {
+    # Hugging Face's spelling: GoogLeNet.from_pretrained / save_pretrained on the model class, which
+    # delegate to the weights layer that owns the file format.
+    ("models", "weights"),
+}
+
+
+def _layer_of(module: str) -> str:
+    parts = module.split(".")
+    assert parts[0] == "googlenet"
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every googlenet module that `path` imports, anywhere in the file (function bodies included)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = "googlenet." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts[:-1])
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.startswith("googlenet")]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import: resolve against this file's package
+                base = package.rstrip(".").split(".")
+                base = base[: len(base) - (node.level - 1)]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            if name == "googlenet":  # from googlenet import x: x is a submodule or a name of the package
+                found += [(node.lineno, f"googlenet.{alias.name}") for alias in node.names]
+            elif name.startswith("googlenet."):
+                found.append((node.lineno, name))
+    return found
+
+
+def _source_files() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _violations() -> list[str]:
+    problems = []
+    for path in _source_files():
+        own = _layer_of("googlenet." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
+        if own in FACADES:
+            continue
+        assert own in LAYERS, f"{path.relative_to(PACKAGE)} is in no layer: add it to LAYERS (and docs/architecture.md)"
+        for line, target in _imports(path):
+            other = _layer_of(target)
+            if other in FACADES:  # `from googlenet import googlenet`: the model API, layer "models"
+                other = "models" if other == "__init__" else other
+            if other in FACADES or LAYERS.get(other, -1) <= LAYERS[own] or (own, other) in ALLOWED_UPWARD:
+                continue
+            problems.append(f"{path.relative_to(PACKAGE)}:{line} ({own}) imports {target} ({other})")
+    return problems
+
+
+def test_layers_import_only_downwards():
+    assert _violations() == []
+
+
+def test_the_check_catches_an_upward_import(tmp_path, monkeypatch):
+    fake = tmp_path / "googlenet"
+    (fake / "models").mkdir(parents=True)
+    (fake / "models" / "network.py").write_text("def f():\n    from googlenet.training import loop\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    assert _violations() == ["models/network.py:2 (models) imports googlenet.training (training)"]
+
+
+HEAVY = ("PIL", "matplotlib", "tensorboard", "safetensors", "onnx", "onnxruntime", "openvino", "fastapi",
+         "captum", "googlenet.data", "googlenet.weights", "googlenet.training", "googlenet.evaluation",
+         "googlenet.inference", "googlenet.serving")
+
+_PROBE = """
+import json, sys
+import torch
+before = set(sys.modules)
+import googlenet
+after = set(sys.modules)
+model_api = [googlenet.googlenet, googlenet.GoogLeNet, googlenet.InceptionModule, googlenet.GoogLeNetLoss,
+             googlenet.paper_table]
+print(json.dumps(sorted(after - before)))
+"""
+
+
+def test_import_googlenet_loads_the_model_api_only():
+    new = json.loads(subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                                    check=True).stdout)
+    assert "googlenet.models.network" in new  # the probe sees what googlenet imports
+    loaded = [name for name in new if any(name == heavy or name.startswith(heavy + ".") for heavy in HEAVY)]
+    assert loaded == []
+
+
+def test_everything_else_is_reachable_lazily():
+    probe = ("import sys, googlenet; assert 'googlenet.training' not in sys.modules; "
+             "print(googlenet.train.__module__, googlenet.optimize.__module__, googlenet.from_pretrained.__module__)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert [name.split(".")[1] for name in out] == ["training", "inference", "weights"]
+    with pytest.raises(AttributeError, match="no attribute 'trian'"):
+        import googlenet
+
+        googlenet.trian  # noqa: B018
+
+
+def test_no_source_file_is_over_400_lines():
+    long = {str(p.relative_to(PACKAGE)): n for p in _source_files() if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
