@@ -12,7 +12,9 @@ from googlenet.inference.benchmark import (
     BenchmarkReport,
     Measurement,
     format_report,
+    machine_description,
 )
+from googlenet.machine import describe_machine
 from googlenet.cli import main
 
 
@@ -60,6 +62,7 @@ def test_a_tiny_run_reports_every_path_side_by_side_as_json(capsys):
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["matmul_gflops"]["median"] > 0
+    assert report["machine"]["kind"] == describe_machine().kind and report["machine"]["threads"] >= 1
     names = {(m["task"], m["batch_size"], m["name"]) for m in report["measurements"]}
     for batch in (1, 2):
         assert ("inference", batch, TORCHVISION_EAGER) in names and ("inference", batch, "eager") in names
@@ -82,13 +85,15 @@ def made_up_report() -> BenchmarkReport:
         Measurement("inference", "onnxruntime", 32, 224, [0.25], 3e9, 2e-5, 1.0),
         Measurement("inference", "int8", 32, 224, [0.1], 3e9, 0.5, 0.97),
     ]
-    return BenchmarkReport(config, {"cpu": "a CPU", "threads": 2, "versions": {"torch": "2"}},
+    return BenchmarkReport(config, machine_description(2),
                            {"median": 300.0, "min": 290.0, "max": 310.0}, measurements, ["a note"])
 
 
 def test_the_text_report_shows_ratios_against_each_baseline_and_the_targets():
     report = made_up_report()
     text = format_report(report)
+    header = text.splitlines()[0]  # the machine's kind and threads name what the figures hold for
+    assert header.startswith(str(describe_machine(2))) and describe_machine().kind in header and "2 threads" in header
     assert "inference, batch 32, 224x224" in text and "vs tv NCHW" in text and "vs tv ORT" in text
     row = next(line for line in text.splitlines() if line.strip().startswith("onnxruntime"))
     assert "128.0" in row and "4.00x" in row and "1.60x" in row  # 32 / 0.25 s; over 32 img/s and 80 img/s

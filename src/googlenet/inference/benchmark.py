@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -242,24 +241,17 @@ def count_flops(call: Callable[[], Any]) -> int:
 
 
 def machine_description(threads: int) -> dict[str, Any]:
-    model_name, flags = platform.processor() or platform.machine(), set()
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model_name = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
+    """The machine (googlenet.machine: CPU, kind, flags, threads), its load and the libraries' versions."""
+    from googlenet.machine import describe_machine
+
+    machine = describe_machine(threads)
     versions = {"torch": torch.__version__}
-    for package in ("torchvision", "onnxruntime", "openvino"):
+    for package in ("torchvision", "onnxruntime", "openvino", "nncf"):
         with contextlib.suppress(ImportError):
             versions[package] = __import__(package).__version__
     return {
-        "cpu": model_name,
-        "logical_cpus": os.cpu_count(),
-        "threads": threads,
-        "isa": sorted(flag for flag in flags if flag.startswith(("avx512", "amx")) or flag in ("avx2", "fma")),
+        **machine.to_dict(),
+        "description": str(machine),
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "versions": versions,
     }
@@ -489,7 +481,7 @@ def format_report(report: BenchmarkReport) -> str:
     machine = report.machine
     rate = report.matmul_gflops
     lines = [
-        f"{machine['cpu']}, {machine['threads']} threads; "
+        machine.get("description", f"{machine['cpu']}, {machine['threads']} threads") + "; "
         + ", ".join(f"{name} {version}" for name, version in machine["versions"].items()),
         f"fp32 matmul {report.config['matmul_size']}: {rate['median']:.0f} GFLOP/s "
         f"(min {rate['min']:.0f}, max {rate['max']:.0f}; {rate.get('library', 'torch.mm')}"

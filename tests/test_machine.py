@@ -1,0 +1,66 @@
+"""The machine's kind is read from the CPU's flags: the instruction sets that decide which fast path pays."""
+
+import pytest
+import torch
+
+from googlenet.machine import MachineDescription, describe_machine, parse_cpuinfo
+
+EPYC_AVX2 = "fpu vme sse sse2 ssse3 fma sse4_1 sse4_2 avx f16c avx2 bmi2 sha_ni vaes vpclmulqdq"
+ZEN4 = EPYC_AVX2 + " avx512f avx512dq avx512bw avx512vl avx512_vnni avx512_bf16 avx512_vbmi2"
+SAPPHIRE_RAPIDS = ZEN4 + " amx_bf16 amx_tile amx_int8 avx_vnni"
+ALDER_LAKE = EPYC_AVX2 + " avx_vnni"
+CASCADE_LAKE = EPYC_AVX2 + " avx512f avx512dq avx512_vnni"
+
+
+def cpuinfo(name: str, flags: str) -> str:
+    processor = f"processor\t: {{}}\nvendor_id\t: AuthenticAMD\nmodel name\t: {name}\nflags\t\t: {flags}\n\n"
+    return processor.format(0) + processor.format(1)
+
+
+@pytest.mark.parametrize(("flags", "kind", "has_bf16", "has_vnni"), [
+    (EPYC_AVX2, "AVX2 only", False, False),
+    (ALDER_LAKE, "AVX2 + AVX-VNNI", False, True),
+    (CASCADE_LAKE, "AVX-512 + VNNI", False, True),
+    (ZEN4, "AVX-512 + VNNI + BF16", True, True),
+    (SAPPHIRE_RAPIDS, "AVX-512 + VNNI + BF16 + AMX", True, True),
+    ("fpu sse sse2 avx", "no AVX2", False, False),
+])
+def test_the_kind_names_the_instruction_sets_that_matter(tmp_path, flags, kind, has_bf16, has_vnni):
+    (tmp_path / "cpuinfo").write_text(cpuinfo("A CPU 9000", flags))
+    machine = describe_machine(threads=3, cpuinfo=tmp_path / "cpuinfo")
+    assert machine.cpu_name == "A CPU 9000" and machine.threads == 3
+    assert machine.kind == kind
+    assert machine.has_bf16 is has_bf16 and machine.has_vnni is has_vnni
+    assert machine.flags <= {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_bf16",
+                             "amx_int8"}
+    assert "avx512dq" not in machine.flags and "sse2" not in machine.flags  # only the flags that matter
+
+
+def test_one_line_names_the_cpu_threads_kind_and_what_is_missing(tmp_path):
+    (tmp_path / "cpuinfo").write_text(cpuinfo("AMD EPYC", EPYC_AVX2))
+    line = str(describe_machine(threads=2, cpuinfo=tmp_path / "cpuinfo"))
+    assert "\n" not in line
+    assert line.startswith("AMD EPYC, 2 threads")
+    assert "AVX2 only (no AVX-512, no VNNI, no BF16, no AMX)" in line
+    full = MachineDescription("Xeon", frozenset(SAPPHIRE_RAPIDS.split()) & {"avx2", "avx512f", "avx512_vnni",
+                                                                           "avx512_bf16", "amx_tile"}, 1)
+    assert str(full) == "Xeon, 1 thread: AVX-512 + VNNI + BF16 + AMX"
+
+
+def test_parse_cpuinfo_reads_the_first_processor():
+    name, flags = parse_cpuinfo(cpuinfo("First", EPYC_AVX2) + "model name\t: Second\nflags\t: avx512f\n")
+    assert name == "First" and flags == {"avx2"}
+
+
+def test_without_cpuinfo_the_vector_width_comes_from_torch(tmp_path):
+    machine = describe_machine(cpuinfo=tmp_path / "absent")
+    assert machine.threads == torch.get_num_threads()
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert machine.has_avx2 is (capability in ("AVX2", "AVX512"))
+    assert machine.has_avx512 is (capability == "AVX512")
+
+
+def test_this_machine_is_described(tmp_path):
+    machine = describe_machine()
+    assert machine.threads == torch.get_num_threads() and machine.cpu_name
+    assert machine.to_dict()["kind"] == machine.kind and machine.kind in str(machine)
