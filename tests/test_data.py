@@ -6,7 +6,6 @@ import hashlib
 import os
 import pickle
 import shutil
-import struct
 import tarfile
 import warnings
 from pathlib import Path
@@ -19,7 +18,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from googlenet.data.datasets import (
+from googlenet.data import (
     BUILTIN_DATASETS,
     DATASET_STATS,
     InMemoryImageDataset,
@@ -30,6 +29,7 @@ from googlenet.data.datasets import (
     split_per_class,
 )
 from googlenet.data.transforms import small_image_train_preset
+from helpers import idx_bytes, write_idx_set
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -41,27 +41,6 @@ def _own_cache(tmp_path, monkeypatch):
 
 
 # --- IDX files --------------------------------------------------------------------------------------
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    return struct.pack(f">I{array.ndim}I", 0x0800 + array.ndim, *array.shape) + array.astype(np.uint8).tobytes()
-
-
-def write_idx_set(directory: Path, train: int = 12, test: int = 6, compress: bool = True, seed: int = 0) -> dict:
-    """The four IDX files of a tiny MNIST-like set; returns the arrays written."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for split, count in (("train", train), ("t10k", test)):
-        arrays[f"{split}-images-idx3-ubyte"] = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
-        arrays[f"{split}-labels-idx1-ubyte"] = np.arange(count, dtype=np.uint8) % 10
-    for name, array in arrays.items():
-        data = idx_bytes(array)
-        if compress:
-            (directory / f"{name}.gz").write_bytes(gzip.compress(data))
-        else:
-            (directory / name).write_bytes(data)
-    return arrays
 
 
 def test_idx_set_from_gzipped_files(tmp_path):
@@ -227,7 +206,7 @@ def test_in_memory_dataset_erases_each_image_of_a_batch_in_its_own_place():
 
 
 def test_in_memory_dataset_keeps_a_large_resize_per_sample(monkeypatch):
-    monkeypatch.setattr("googlenet.data.datasets.PRECOMPUTE_LIMIT_BYTES", 1000)
+    monkeypatch.setattr("googlenet.data.in_memory.PRECOMPUTE_LIMIT_BYTES", 1000)
     dataset = InMemoryImageDataset(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), [0, 1, 2, 3],
                                    small_image_train_preset(64, (0.5,), (0.5,)))
     assert dataset.images.shape == (4, 1, 28, 28)
@@ -502,6 +481,7 @@ def test_image_folder_arguments_are_checked(tmp_path):
 # --- The real Fashion-MNIST -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_fashion_mnist_from_the_debian_package():
     assert {f"{name}.gz" for name in IDX_NAMES} <= set(os.listdir(FASHION_MNIST_DIR))  # dataset-fashion-mnist
     splits = load_data("fashion-mnist")

@@ -1,7 +1,59 @@
-"""Images in: the `Preprocessing` record a model carries, the train and eval transforms (`transforms`),
-the built-in data sets and image folders (`datasets`).
+"""Images in: the `Preprocessing` record a model carries, the train and eval presets, the built-in data sets
+and image folders, loaded and checked as `DataSplits` by `load_data`.
+
+    preprocessing.py  the Preprocessing record (light: no PIL, no torchvision)
+    transforms.py     the train presets (paper, small) and the eval preset
+    images.py         the one image open-and-convert (load_image) and the up-front file check
+    load.py           load_data; splits.py: DataSplits and the seeded per-class split
+    builtin.py        the built-in sets (idx.py: MNIST family files, cifar.py: CIFAR archives, cache.py)
+    folders.py        image folders; in_memory.py: the in-memory dataset the built-in sets use
 
 May import `googlenet.models` (never the layers above: weights, evaluation, training, inference, cli).
-PIL, numpy and torchvision's data sets are imported here, which is why `import googlenet` does not
-import this package until it is used.
+The names below are imported on first use, so `from googlenet.data.preprocessing import Preprocessing`
+does not load PIL, numpy or torchvision's data sets.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> the module that defines it (PEP 562)
+_PUBLIC: dict[str, str] = {
+    "IMAGENET_MEAN": "googlenet.data.preprocessing",
+    "IMAGENET_STD": "googlenet.data.preprocessing",
+    "Preprocessing": "googlenet.data.preprocessing",
+    "TRAIN_PRESETS": "googlenet.data.transforms",
+    "eval_preset": "googlenet.data.transforms",
+    "train_preset_by_name": "googlenet.data.transforms",
+    "paper_train_preset": "googlenet.data.transforms",
+    "small_image_train_preset": "googlenet.data.transforms",
+    "load_image": "googlenet.data.images",
+    "read_image": "googlenet.data.images",
+    "to_model_channels": "googlenet.data.images",
+    "image_file_problem": "googlenet.data.images",
+    "find_unreadable_images": "googlenet.data.images",
+    "load_data": "googlenet.data.load",
+    "DataSplits": "googlenet.data.splits",
+    "SkippedImagesWarning": "googlenet.data.splits",
+    "split_per_class": "googlenet.data.splits",
+    "BUILTIN_DATASETS": "googlenet.data.builtin",
+    "DATASET_STATS": "googlenet.data.builtin",
+    "InMemoryImageDataset": "googlenet.data.in_memory",
+    "VerifiedImageFolder": "googlenet.data.folders",
+    "cache_dir": "googlenet.data.cache",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'googlenet.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

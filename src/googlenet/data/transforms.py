@@ -1,62 +1,36 @@
-"""Image preprocessing: the `Preprocessing` record and the named train/eval presets built from it.
+"""The named train and eval presets, built from a `Preprocessing` record (googlenet.data.preprocessing).
 
-torchvision is imported inside the preset builders, not at the top: `googlenet.models.network` imports
-`Preprocessing` from here, and torchvision adds ~1.4 s to `import googlenet` (and so to
-`googlenet summary`) that nothing else there needs.
+torchvision is imported inside the preset builders, not at the top: this module is imported where only
+the record is needed, and torchvision adds ~1.4 s to an import that nothing else there needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
-from PIL import Image
+
+from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = [
+    "IMAGENET_MEAN", "IMAGENET_STD", "PAPER_CROP_RATIO", "PAPER_CROP_SCALE", "PAPER_INTERPOLATIONS", "PAPER_JITTER",
+    "TRAIN_PRESETS", "Preprocessing", "eval_preset", "paper_train_preset", "random_erasing",
+    "small_image_train_preset", "to_model_channels", "to_normalised_tensor", "train_preset_by_name",
+]
 
 
-@dataclass(frozen=True)
-class Preprocessing:
-    """What an image must go through before the model sees it at inference.
+def __getattr__(name: str) -> Any:
+    # The channel conversion lives with the image loading (googlenet.data.images, which imports PIL);
+    # still importable from here, where it used to be.
+    if name == "to_model_channels":
+        from googlenet.data.images import to_model_channels
 
-    Recorded with every saved model (config.json) and export, so that predict, evaluate and other
-    runtimes apply exactly what the model was trained with: resize the shorter side to `resize_size`,
-    centre-crop `input_size`, scale to [0, 1], normalise with `mean`/`std` per channel.
-    """
-
-    input_size: int = 224
-    resize_size: int = 256
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
-    interpolation: str = "bilinear"
-    channel_order: str = "RGB"  # "RGB" for colour models, "L" for grayscale (in_chans=1)
-    extra: dict[str, Any] = field(default_factory=dict)  # anything a future field needs, kept verbatim
-
-    @property
-    def in_chans(self) -> int:
-        return len(self.mean)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> Preprocessing:
-        known = {name for name in cls.__dataclass_fields__}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown preprocessing fields: {sorted(unknown)}; known: {sorted(known)}")
-        values = dict(values)
-        for name in ("mean", "std"):
-            if name in values:
-                values[name] = tuple(float(v) for v in values[name])
-        return cls(**values)
+        return to_model_channels
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- Named presets -------------------------------------------------------------------------------
@@ -199,60 +173,3 @@ def _check_channels(in_chans: int, mean: Sequence[float], std: Sequence[float]) 
         raise ValueError(f"in_chans must be 1 (grayscale) or 3 (RGB), got {in_chans}")
     if len(mean) != in_chans or len(std) != in_chans:
         raise ValueError(f"mean and std need {in_chans} values for in_chans={in_chans}, got {len(mean)} and {len(std)}")
-
-
-# --- Channel modes -------------------------------------------------------------------------------
-
-# PIL keeps 16-bit and 32-bit pixels in these modes; its own convert("L") clips them at 255 instead of
-# scaling, which turns most 16-bit images white.
-_HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
-
-
-def to_model_channels(image: Image.Image, in_chans: int) -> Image.Image:
-    """`image` in the mode a model with `in_chans` channels reads: "L" for 1, "RGB" for 3.
-
-    Grayscale, 16/32-bit, palette, CMYK, YCbCr, RGBA and LA images are all accepted. Transparent pixels
-    become black (the colour stored under a transparent pixel is arbitrary, so it is not used), and
-    16/32-bit values are scaled to 8 bits rather than clipped.
-    """
-    if in_chans not in (1, 3):
-        raise ValueError(f"in_chans must be 1 (grayscale) or 3 (RGB), got {in_chans}")
-    target_mode = "L" if in_chans == 1 else "RGB"
-    if image.mode == target_mode:
-        return image
-    if image.mode in _HIGH_DEPTH_MODES:
-        image = _high_depth_to_8_bit(image)
-    elif image.mode in ("P", "PA"):
-        image = image.convert("RGBA")  # the palette may hold transparency
-    if image.mode in ("RGBA", "LA", "RGBa", "La"):
-        image = _on_black(image)
-    return image.convert(target_mode)
-
-
-def _high_depth_to_8_bit(image: Image.Image) -> Image.Image:
-    """A 16/32-bit integer or float grayscale image as an 8-bit "L" image, scaled to keep its contrast.
-
-    16-bit modes map 0..65535 onto 0..255. Mode "I" (32-bit) does not say how many bits are used: values in
-    0..255 are taken as 8-bit and values in 0..65535 as 16-bit; mode "F" values in [0, 1] as fractions, in
-    [0, 255] as 8-bit. Anything else is stretched from its minimum to its maximum.
-    """
-    pixels = np.asarray(image).astype(np.float64)
-    low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
-    if image.mode.startswith("I;16"):
-        scale_max = 65535.0
-    elif image.mode == "F" and 0.0 <= low and high <= 1.0:
-        scale_max = 1.0
-    elif 0.0 <= low and high <= 255.0:
-        scale_max = 255.0
-    elif image.mode == "I" and 0.0 <= low and high <= 65535.0:
-        scale_max = 65535.0
-    else:
-        pixels = pixels - low
-        scale_max = max(high - low, 1e-12)
-    eight_bit = np.clip(np.rint(pixels * (255.0 / scale_max)), 0, 255).astype(np.uint8)
-    return Image.fromarray(eight_bit)  # 2-d uint8 -> "L"
-
-
-def _on_black(image: Image.Image) -> Image.Image:
-    rgba = image.convert("RGBA")
-    return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)

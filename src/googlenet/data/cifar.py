@@ -1,0 +1,57 @@
+"""CIFAR-10/100's python archives: extracted once into the cache folder, safely."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torchvision.datasets.utils import extract_archive
+
+from googlenet.data.cache import DataFilesNotFound, cache_dir, fingerprint
+
+if TYPE_CHECKING:
+    from googlenet.data.builtin import BuiltinDataset
+
+def cifar_root(spec: BuiltinDataset, data_dir: Path | None, download: bool) -> Path:
+    """The root under which spec.dataset_class finds its extracted folder (cifar-10-batches-py/ ...)."""
+    dataset_class = spec.dataset_class
+    root = data_dir if data_dir is not None else cache_dir() / "downloads"
+    if (root / dataset_class.base_folder).is_dir():
+        return root
+    archive = root / dataset_class.filename
+    if archive.is_file():
+        return _extract_to_cache(archive, dataset_class.base_folder)
+    if download:
+        dataset_class(str(root), train=True, download=True)
+        return root
+    raise DataFilesNotFound([root])
+
+
+def _extract_to_cache(archive: Path, folder: str) -> Path:
+    key = hashlib.sha256(repr(fingerprint(archive)).encode()).hexdigest()[:16]
+    root = cache_dir() / "extracted" / key
+    if (root / folder).is_dir():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    # Extracted beside the final place and renamed into it, so that a concurrent or interrupted
+    # extraction never leaves a partial folder under the final name.
+    partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
+    try:
+        extract_archive(str(archive), str(partial))
+        if not (partial / folder).is_dir():
+            raise ValueError(f"{archive}: has no {folder}/ folder inside; not the right archive")
+        try:
+            os.replace(partial / folder, root / folder)
+        except OSError:
+            if not (root / folder).is_dir():  # else another process finished first
+                raise
+    except (OSError, EOFError, tarfile.TarError) as error:  # a cut-off .gz ends in EOFError
+        raise ValueError(f"{archive}: cannot be extracted ({error}); the archive is damaged") from error
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return root
