@@ -19,7 +19,7 @@ import os
 import random
 import signal
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,105 +39,27 @@ from googlenet.distributed import (
 from googlenet.evaluation.evaluate import EvaluationResult, evaluate_loader, shard
 from googlenet.models.loss import GoogLeNetLoss
 from googlenet.models.network import GoogLeNet, googlenet
+from googlenet.training.config import (
+    AMP_MODES,
+    BEST_CHECKPOINT,
+    CHECKPOINT_FORMAT,
+    LAST_CHECKPOINT,
+    MODEL_DIR,
+    SCHEDULES,
+    TrainConfig,
+    TrainResult,
+)
 from googlenet.training.outputs import CONFUSION_PLOT, CURVES_PLOT, RunLogger, plot_confusion_matrix, plot_curves
+from googlenet.training.step import _sgd, autocast_dtype_for, parameter_groups, train_step
 
-CHECKPOINT_FORMAT = "googlenet-train-checkpoint"
-CHECKPOINT_VERSION = 1
-LAST_CHECKPOINT = "checkpoint_last.pt"
-BEST_CHECKPOINT = "checkpoint_best.pt"
-MODEL_DIR = "model"
-SCHEDULES = ("cosine", "paper")
-AMP_MODES = ("auto", "bf16", "off")
+__all__ = ["AMP_MODES", "BEST_CHECKPOINT", "LAST_CHECKPOINT", "MODEL_DIR", "SCHEDULES", "TrainConfig", "TrainResult",
+           "TrainingDiverged", "Trainer", "_sgd", "autocast_dtype_for", "parameter_groups", "resume_config", "train"]
 
-
-@dataclass
-class TrainConfig:
-    """A training run. The defaults are the main job: Fashion-MNIST in about 13 minutes on 2 CPU cores (91.37%)."""
-
-    data: str = "fashion-mnist"
-    data_dir: str | None = None
-    output_dir: str = "runs/fashion-mnist"
-    flavour: str = "bn"
-    epochs: int = 7
-    batch_size: int = 128  # per process
-    input_size: int | None = None  # None: the data set's default (32 for 28x28/32x32 sets, 224 else)
-    train_preset: str = "auto"
-    random_erase: float = 0.0  # probability; for long runs (the main job's 7 epochs do better without)
-    aux_logits: bool = True
-    aux_weight: float = 0.3
-    lr: float = 0.1  # for batch_size x world_size = 128; scaled linearly for other global batches
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4  # not applied to BatchNorm parameters and biases
-    schedule: str = "cosine"  # cosine with linear warm-up, or "paper": x0.96 every 8 epochs
-    warmup_epochs: float = 0.5
-    label_smoothing: float = 0.0  # 0.1 underfits in 7 epochs (90.65% vs 91+% measured)
-    ema_decay: float | None = 0.998  # Polyak averaging of the weights (paper section 6); None: off
-    clip_grad_norm: float | None = None  # off by default: BN + warm-up train stably, and it costs 5% a step
-    amp: str = "auto"  # bf16 autocast where the hardware supports it
-    channels_last: bool = True
-    sync_batch_norm: bool = False
-    seed: int = 0
-    workers: int = 0  # data loading processes; 0 loads in the training process
-    val_fraction: float = 0.1  # image folders without a val/ split
-    strict: bool = False  # fail on unreadable images instead of skipping them
-    download: bool = False
-    train_subset: int | None = None  # train on the first N images only (smoke tests, quick checks)
-    val_subset: int | None = None
-    device: str = "auto"
-    tensorboard: bool = True
-    progress: bool = True
-
-    def check(self) -> None:
-        def require(condition: bool, message: str) -> None:
-            if not condition:
-                raise ValueError(message)
-
-        require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
-        require(self.batch_size >= 2, f"--batch-size must be at least 2 (BatchNorm needs 2), got {self.batch_size}")
-        require(self.lr > 0, f"--lr must be positive, got {self.lr}")
-        require(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
-        require(self.amp in AMP_MODES, f"unknown --amp {self.amp!r}; choose one of: {', '.join(AMP_MODES)}")
-        require(self.ema_decay is None or 0 < self.ema_decay < 1, f"--ema-decay must be in (0, 1), got {self.ema_decay}")
-        require(self.workers >= 0, f"--workers must be 0 or more, got {self.workers}")
-        require(0 <= self.random_erase <= 1, f"--random-erase must be in [0, 1], got {self.random_erase}")
-        require(self.warmup_epochs >= 0, f"--warmup-epochs must be 0 or more, got {self.warmup_epochs}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {field.name for field in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
-
-
-@dataclass
-class TrainResult:
-    status: str  # "finished" or "interrupted"
-    run_dir: Path
-    epochs_done: int
-    best_top1: float
-    best_weights: str  # "raw" or "ema": which weights scored best_top1 and were saved to model/
-    final: dict[str, Any]  # the last epoch's metrics
-
-    @property
-    def model_dir(self) -> Path:
-        return self.run_dir / MODEL_DIR
+CHECKPOINT_VERSION = 1  # this file still writes version 1; the split trainer writes 2
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def autocast_dtype_for(amp: str, device: torch.device) -> torch.dtype | None:
-    """bf16 where the hardware runs it natively (CPUs with AVX-512 BF16/AMX, Ampere+ GPUs)."""
-    if amp == "off":
-        return None
-    if device.type == "cuda":
-        supported = torch.cuda.is_bf16_supported()
-    else:
-        supported = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    if amp == "bf16" and not supported:
-        raise ValueError(f"--amp bf16 asked for, but this {device.type} does not support bfloat16; use --amp off")
-    return torch.bfloat16 if supported else None
 
 
 def learning_rate_factor(config: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
@@ -155,25 +77,6 @@ def learning_rate_factor(config: TrainConfig, steps_per_epoch: int) -> Callable[
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
-
-
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on convolution and linear weights only: decaying BatchNorm scales and biases only
-    shrinks them (torchvision's reference `--norm-weight-decay 0`, timm's default)."""
-    decay, no_decay = [], []
-    for parameter in model.parameters():
-        if parameter.requires_grad:
-            (no_decay if parameter.ndim <= 1 else decay).append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def _sgd(groups: list[dict[str, Any]], lr: float, config: TrainConfig) -> torch.optim.SGD:
-    # The fused kernel updates all 13M parameters in one pass: on 2 CPU cores about 4 ms a step
-    # against 80 ms for torch's default per-tensor loop on CPU (measured here).
-    try:
-        return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=config.nesterov, fused=True)
-    except (RuntimeError, ValueError):  # an older torch or a device without the fused kernel
-        return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=config.nesterov, foreach=True)
 
 
 def _capture_rng() -> dict[str, Any]:
@@ -248,6 +151,7 @@ class Trainer:
         from googlenet.data.datasets import load_data  # heavy imports only when training
 
         config.check()
+        config = config.resolved()
         self.config = config
         self.context = setup_distributed(config.device)
         self.run_dir = Path(resume) if resume is not None else Path(config.output_dir)
@@ -411,32 +315,20 @@ class Trainer:
         )
 
     def train_step(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        autocast = (
-            torch.autocast(self.context.device.type, dtype=self.autocast_dtype)
-            if self.autocast_dtype is not None
-            else contextlib.nullcontext()
-        )
-        with autocast:
-            outputs = self.network(images)
-            loss = self.criterion(outputs, targets)
-        # Every rank must agree before backward, or the healthy ranks would wait forever in DDP's all-reduce.
+        correct = torch.zeros((), dtype=torch.int64, device=images.device)
+        loss = train_step(self.network, self.criterion, self.optimizer, images, targets,
+                          autocast_dtype=self.autocast_dtype, clip_grad_norm=self.config.clip_grad_norm, correct=correct)
+        # Every rank took the step (so none waits in DDP's all-reduce); all agree before anything is saved.
         if broadcast_flag(not bool(torch.isfinite(loss)), self.context):
             raise TrainingDiverged(
                 f"the loss became {loss.item()} at epoch {self.epoch + 1}, step {self.step_in_epoch + 1}; "
                 f"stopped. The last good checkpoint is kept at {self.run_dir / LAST_CHECKPOINT} "
                 "(try a lower --lr or --clip-grad-norm)"
             )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.config.clip_grad_norm:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
-        self.optimizer.step()
         self.scheduler.step()
         if self.ema is not None:
             self.ema.update_parameters(self.model)
-        logits = outputs.logits if isinstance(outputs, tuple) else outputs
-        correct = (logits.detach().argmax(dim=1) == targets).sum()
-        return loss.detach(), correct
+        return loss, correct
 
     def _train_epoch(self) -> None:
         from tqdm import tqdm
@@ -591,8 +483,9 @@ class Trainer:
             if self.is_main:
                 self.logger.close()
             teardown_distributed(self.context)
-        return TrainResult(status, self.run_dir, self.epoch, self.best_top1, self.best_weights,
-                           self.history[-1] if self.history else {})
+        return TrainResult(status, self.run_dir, self.epoch, selected_epoch=None, selected_weights=self.best_weights,
+                           selected_by="validation top-1", validation={"top1": self.best_top1},
+                           final=self.history[-1] if self.history else {})
 
 
 def train(config: TrainConfig | None = None, resume: str | os.PathLike | None = None) -> TrainResult:
