@@ -1,53 +1,246 @@
-"""The command line, run as a real process the way a user types it."""
+"""The command line: exit codes, one-line errors, MODEL as a run or a model directory, --json, --version.
+
+Most tests call `googlenet.cli.main` in this process (a second each); a few run the installed command
+the way a user types it."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import googlenet
+from googlenet.cli import COMMANDS, main
+from googlenet.cli.common import EXIT_CODES
+
+FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                 "Ankle boot"]
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "googlenet", *args], capture_output=True, text=True, timeout=300)
+def saved_run(root: Path, epoch: int = 3, weights: str = "ema") -> Path:
+    """A run directory as training leaves it: config.json (the TrainConfig) and model/ with evaluation.json."""
+    from googlenet.data.transforms import Preprocessing
+    from googlenet.weights.model_dir import save_pretrained
+
+    run = root / "run"
+    model = googlenet.googlenet("bn", num_classes=10, in_chans=1, aux_logits=False)
+    preprocessing = Preprocessing(input_size=32, resize_size=32, mean=(0.286,), std=(0.353,), channel_order="L")
+    save_pretrained(model, run / "model", class_names=FASHION_NAMES, preprocessing=preprocessing)
+    (run / "config.json").write_text(json.dumps({"data": "fashion-mnist", "data_dir": str(root / "idx")}))
+    (run / "model" / "evaluation.json").write_text(json.dumps({"epoch": epoch, "weights": weights}))
+    return run
 
 
-def test_summary_prints_table_1_and_the_module_comparison():
-    result = run("summary")
-    assert result.returncode == 0, result.stderr
-    assert "inception4e" in result.stdout and "14x14x832" in result.stdout
-    assert "573,824" in result.stdout and "177,376" in result.stdout
-    assert "6,998,552 parameters" in result.stdout
+def images(root: Path) -> tuple[Path, Path]:
+    """A readable RGB photo and a file that is not an image."""
+    photo, broken = root / "photo.png", root / "broken.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(photo)
+    broken.write_bytes(b"not an image")
+    return photo, broken
 
 
-def test_summary_json_is_measured_at_the_requested_size():
-    result = run("summary", "--flavour", "torchvision", "--input-size", "96", "--json")
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(err: str, command: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith(f"googlenet {command}: error: "), err
+    assert "Traceback" not in err
+
+
+# --- help, version, exit codes ---------------------------------------------------------------------
+
+
+def test_version_names_the_package_and_torch(capsys):
+    import torch
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip().startswith(f"googlenet {googlenet.__version__} (torch {torch.__version__}")
+
+
+def test_top_level_help_lists_every_command_and_the_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for name in COMMANDS:
+        assert name in text
+    for code, meaning in EXIT_CODES.items():
+        assert f"{code:<4} {meaning}" in text
+
+
+def test_a_usage_error_is_one_line_and_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "--top-k", "many", "model", "x.png"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("googlenet predict: error: argument --top-k: invalid int value: 'many' "
+                           "(see googlenet predict --help)")
+
+
+def test_an_unexpected_failure_is_one_line_exit_3_and_traceback_on_request(capsys, monkeypatch):
+    def broken(args):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(COMMANDS["summary"], "run", broken)
+    code, _, err = run_main(capsys, "summary")
+    assert code == 3
+    assert err.strip() == ("googlenet summary: error: RuntimeError: CUDA out of memory "
+                           "(GOOGLENET_TRACEBACK=1 shows where)")
+    monkeypatch.setenv("GOOGLENET_TRACEBACK", "1")
+    with pytest.raises(RuntimeError):
+        main(["summary"])
+
+
+def test_library_warnings_are_one_line_named_by_the_command(capsys, monkeypatch):
+    import warnings
+
+    def warns(args):
+        warnings.warn("an RGB image was converted to grayscale to fit the model", UserWarning)
+        return 0
+
+    monkeypatch.setattr(COMMANDS["summary"], "run", warns)
+    code, _, err = run_main(capsys, "summary")
+    assert code == 0
+    assert err.strip() == "googlenet summary: warning: an RGB image was converted to grayscale to fit the model"
+
+
+# --- MODEL: a run directory or a model directory ---------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["run", "model"])
+def test_predict_json_has_one_entry_per_input_and_names_the_model(tmp_path, capsys, which):
+    run = saved_run(tmp_path)
+    photo, broken = images(tmp_path)
+    model = run if which == "run" else run / "model"
+    code, out, err = run_main(capsys, "predict", str(model), str(photo), str(broken), str(tmp_path / "gone.png"),
+                              "--top-k", "2", "--json")
+    assert code == 1  # some inputs failed
+    report = json.loads(out)
+    assert report["model"] == {"model_dir": str(run / "model"), "run_dir": str(run), "epoch": 3, "weights": "ema"}
+    entries = report["predictions"]
+    assert [entry["path"] for entry in entries] == [str(photo), str(broken), str(tmp_path / "gone.png")]
+    assert [guess["class_name"] in FASHION_NAMES for guess in entries[0]["top_k"]] == [True, True]
+    assert "cannot read image" in entries[1]["error"] and entries[2]["error"] == "no such file or directory"
+    assert f"googlenet predict: {broken}: cannot read image" in err
+
+
+def test_predict_succeeds_with_exit_0_and_names_the_model_in_text(tmp_path, capsys):
+    run = saved_run(tmp_path, epoch=5, weights="raw")
+    photo, _ = images(tmp_path)
+    code, out, _ = run_main(capsys, "predict", str(run), str(photo), "--top-k", "1")
+    assert code == 0
+    assert out.splitlines()[0] == f"model: {run / 'model'} (epoch 5, raw weights)"
+
+
+def test_export_takes_a_run_directory(tmp_path, capsys):
+    run = saved_run(tmp_path)
+    code, out, err = run_main(capsys, "export", str(run), "--format", "torchscript")
+    assert code == 0, err
+    assert (run / "model" / "model.torchscript.pt").is_file()
+    assert json.loads((run / "model" / "model.torchscript.pt.json").read_text())["class_names"] == FASHION_NAMES
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "export"])
+def test_a_missing_model_is_bad_input(tmp_path, capsys, command):
+    extra = [str(tmp_path)] if command == "predict" else []
+    code, _, err = run_main(capsys, command, str(tmp_path / "nowhere"), *extra)
+    assert code == 2
+    assert_one_line_error(err, command)
+    assert "nowhere does not exist" in err
+
+
+def test_a_run_without_a_model_yet_says_so(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"data": "fashion-mnist"}))
+    (run / "checkpoint_last.pt").write_bytes(b"")
+    code, _, err = run_main(capsys, "export", str(run))
+    assert code == 2 and "without a model yet" in err
+
+
+def test_a_corrupt_model_directory_is_bad_input_naming_the_file(tmp_path, capsys):
+    run = saved_run(tmp_path)
+    (run / "model" / "config.json").write_text("{ not json")
+    photo, _ = images(tmp_path)
+    code, _, err = run_main(capsys, "predict", str(run / "model"), str(photo))
+    assert code == 2
+    assert_one_line_error(err, "predict")
+    assert "config.json" in err
+
+
+def test_evaluate_without_data_and_without_a_record_asks_for_data(tmp_path, capsys):
+    run = saved_run(tmp_path)
+    (run / "config.json").unlink()  # a bare model directory: nothing says what it was trained on
+    code, _, err = run_main(capsys, "evaluate", str(run / "model"))
+    assert code == 2 and "records no data set" in err and "--data" in err
+
+
+# --- the installed command ---------------------------------------------------------------------------
+
+
+def test_console_script_and_python_dash_m_run_the_same_command():
+    script = Path(sys.executable).parent / "googlenet"
+    for command in ([str(script)], [sys.executable, "-m", "googlenet"]):
+        result = subprocess.run([*command, "summary", "--json"], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["flavour"] == "paper"
+
+
+def test_a_missing_optional_dependency_is_bad_input_but_a_broken_install_is_not(capsys, monkeypatch):
+    def needs(name):
+        def run(args):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return run
+
+    monkeypatch.setattr(COMMANDS["summary"], "run", needs("onnxscript"))
+    assert run_main(capsys, "summary")[0] == 2
+    monkeypatch.setattr(COMMANDS["summary"], "run", needs("googlenet.weights.gone"))
+    assert run_main(capsys, "summary")[0] == 3
+
+
+# --- summary ---------------------------------------------------------------------------------------------
+
+
+def test_summary_prints_table_1_and_the_module_comparison(capsys):
+    code, out, err = run_main(capsys, "summary")
+    assert code == 0, err
+    assert "inception4e" in out and "14x14x832" in out
+    assert "573,824" in out and "177,376" in out
+    assert "6,998,552 parameters" in out
+
+
+def test_summary_json_is_measured_at_the_requested_size(capsys):
+    code, out, err = run_main(capsys, "summary", "--flavour", "torchvision", "--input-size", "96", "--json")
+    assert code == 0, err
+    report = json.loads(out)
     assert report["flavour"] == "torchvision" and report["input_size"] == 96
     rows = {row["name"]: row for row in report["rows"]}
     assert rows["inception3a"]["ch5x5"] == 32 and rows["inception3a"]["output_size"] == "12x12x256"
     assert report["module_comparison"]["naive_params"] == 573_824
 
 
-def test_summary_naive():
-    report = json.loads(run("summary", "--naive", "--json").stdout)
+def test_summary_naive(capsys):
+    report = json.loads(run_main(capsys, "summary", "--naive", "--json")[1])
     assert report["naive"] and {row["name"]: row for row in report["rows"]}["inception3a"]["output_size"] == "28x28x416"
 
 
-def test_summary_refuses_a_too_small_input_with_a_message():
-    result = run("summary", "--input-size", "20")
-    assert result.returncode == 2
-    assert "input size 20 is below the 'paper' flavour's minimum of 31" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_summary_refuses_a_too_small_input_with_a_message(capsys):
+    code, _, err = run_main(capsys, "summary", "--input-size", "20")
+    assert code == 2
+    assert "input size 20 is below the 'paper' flavour's minimum of 31" in err
+    assert_one_line_error(err, "summary")
 
 
-def test_unknown_flavour_lists_the_choices():
-    result = run("summary", "--flavour", "caffe")
-    assert result.returncode == 2 and "bn" in result.stderr and "torchvision" in result.stderr
-
-
-def test_console_script_is_installed():
-    from pathlib import Path
-
-    script = Path(sys.executable).parent / "googlenet"
-    result = subprocess.run([str(script), "summary", "--json"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["flavour"] == "paper"
+def test_unknown_flavour_lists_the_choices(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["summary", "--flavour", "caffe"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "bn" in err and "torchvision" in err

@@ -1,3 +1,5 @@
+"""`python -m googlenet`: the `googlenet` command."""
+
 import sys
 
 from googlenet.cli import main

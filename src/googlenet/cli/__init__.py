@@ -1,0 +1,124 @@
+"""The `googlenet` command line (also `python -m googlenet`): a thin layer over the library.
+
+One module per command, each with `HELP` (its line in `googlenet --help`), `configure(parser)` (its
+options) and `run(args) -> int` (the library call). `main` builds the options of the command being
+run only, so that `googlenet summary` never imports the training or data code; the commands' own
+imports happen inside `configure` and `run`.
+
+Exit statuses, the same for every command (`googlenet --help` lists them):
+    0    success
+    1    the command ran, but some inputs failed (each is named; e.g. unreadable images)
+    2    bad usage or bad input (nothing was done); argparse's own usage errors are 2 as well
+    3    an unexpected failure (GOOGLENET_TRACEBACK=1 shows the traceback)
+    130  interrupted
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+import warnings
+from types import ModuleType
+from typing import Any
+
+from googlenet.cli import benchmark, evaluate, export, import_torchvision, predict, summary, train
+from googlenet.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    CommandError,
+    HelpFormatter,
+    Parser,
+)
+
+# command name -> its module, in the order `googlenet --help` lists them
+COMMANDS: dict[str, ModuleType] = {
+    "summary": summary,
+    "train": train,
+    "evaluate": evaluate,
+    "predict": predict,
+    "export": export,
+    "import-torchvision": import_torchvision,
+    "benchmark": benchmark,
+}
+
+# Bad input: the file, option or value named in the message is wrong, or an optional dependency is
+# missing. Anything else is unexpected (EXIT_FAILED).
+BAD_INPUT_ERRORS = (CommandError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                    PermissionError, ImportError)
+
+
+def _is_bad_input(error: Exception) -> bool:
+    # A module of this package that cannot be imported is a broken installation, not a missing extra.
+    broken_install = isinstance(error, ImportError) and (error.name or "").split(".")[0] == "googlenet"
+    return isinstance(error, BAD_INPUT_ERRORS) and not broken_install
+
+
+def _version() -> str:
+    import torch
+
+    from googlenet import __version__
+
+    return f"googlenet {__version__} (torch {torch.__version__}, Python {sys.version.split()[0]})"
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with `only`, of that command alone (the others listed by name)."""
+    parser = Parser(
+        prog="googlenet", formatter_class=HelpFormatter,
+        description="Inception v1 (GoogLeNet): build, inspect, train, evaluate, run and export the network.",
+        epilog="exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+        + "\n\n`googlenet COMMAND --help` shows a command's options and their defaults.",
+    )
+    parser.add_argument("--version", action="version", version=_version(),
+                        help="print the versions of googlenet, torch and Python, and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        description = textwrap.fill(getattr(module, "DESCRIPTION", module.HELP), width=100)
+        command = commands.add_parser(name, help=module.HELP, description=description, formatter_class=HelpFormatter)
+        if only is None or only == name:
+            module.configure(command)
+            command.set_defaults(run=module.run)
+    return parser
+
+
+def _command_named(argv: list[str]) -> str | None:
+    # The top-level options (--help, --version) take no value, so the first other word is the command.
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def _show_warning(command: str) -> Any:
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        print(f"googlenet {command}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    name = _command_named(argv)
+    args = build_parser(only=name if name in COMMANDS else None).parse_args(argv)
+    prefix = f"googlenet {args.command}"
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning(args.command)
+        try:
+            return args.run(args)
+        except KeyboardInterrupt:
+            print(f"{prefix}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Exception as error:  # noqa: BLE001 - the command line's promise: one line, never a traceback
+            if _is_bad_input(error):
+                print(f"{prefix}: error: {error}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            if os.environ.get("GOOGLENET_TRACEBACK"):
+                raise
+            print(f"{prefix}: error: {type(error).__name__}: {error} (GOOGLENET_TRACEBACK=1 shows where)",
+                  file=sys.stderr)
+            return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""What every command shares: exit codes, the help format, the MODEL argument, --json, --backend.
+
+Every command exits with one of `EXIT_CODES`. Problems are reported on stderr as one line,
+`googlenet <command>: error: <message>`, and library warnings as `googlenet <command>: warning: ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_SOME_INPUTS_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 3
+EXIT_INTERRUPTED = 130
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success",
+    EXIT_SOME_INPUTS_FAILED: "the command ran, but some inputs failed (unreadable images: each one is named; "
+    "a training run that diverged)",
+    EXIT_BAD_INPUT: "bad usage or bad input: an unknown option, a missing or invalid model directory, data set "
+    "or file, a missing optional dependency; nothing was done",
+    EXIT_FAILED: "an unexpected failure (out of memory, a bug): the message says what; set GOOGLENET_TRACEBACK=1 "
+    "to see where",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM); a training run leaves a checkpoint to --resume from",
+}
+
+
+class CommandError(Exception):
+    """Bad usage or bad input found by a command itself: printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line (the usage is one --help away) and exit status 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default: "(default: 7)", "(default: on)", "(default: none)".
+
+    An option added with `default=argparse.SUPPRESS` (so that the command can tell what was given) shows
+    its `shown_default` attribute instead; see `add_option`.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = (action.help or "").replace(" (default: %(default)s)", "")  # BooleanOptionalAction's own
+        if not action.option_strings or action.help == argparse.SUPPRESS or "(default:" in text:
+            return text
+        default = getattr(action, "shown_default", action.default)
+        if default is argparse.SUPPRESS:
+            return text
+        return f"{text} (default: {show_default(default, action).replace('%', '%%')})"
+
+
+def show_default(value: Any, action: argparse.Action | None = None) -> str:
+    """A default as a user types it: on/off for switches, none, 1 32 for lists."""
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        value = bool(value) if isinstance(action, argparse._StoreTrueAction) else not value
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value)) if value else "none"
+    return str(value)
+
+
+def add_option(parser: argparse.ArgumentParser, *flags: str, shown_default: Any = argparse.SUPPRESS,
+               **options: Any) -> argparse.Action:
+    """An option absent from the parsed namespace unless given; its help shows `shown_default`."""
+    action = parser.add_argument(*flags, default=argparse.SUPPRESS, **options)
+    action.shown_default = shown_default  # type: ignore[attr-defined]
+    return action
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL",
+                        help="a model directory (config.json + model.safetensors) or a training run directory "
+                        "(its model/, the best weights, is used)")
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of text")
+
+
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    from googlenet.inference.optimize import BACKENDS
+
+    parser.add_argument("--backend", choices=("plain", "auto", *BACKENDS), default="plain",
+                        help="plain: the model as saved, in PyTorch; auto: the fastest fast path installed, "
+                        "measured here; or one fast path of googlenet.optimize (folded BatchNorm, fused 1x1 "
+                        "convolutions)")
+
+
+def fast_model(model: Any, backend: str, command: str) -> Any:
+    """`model` on `backend` (googlenet.optimize); says which backend on stderr."""
+    if backend == "plain":
+        return model
+    from googlenet.inference.optimize import optimize
+
+    fast = optimize(model, backend)
+    print(f"googlenet {command}: {fast.describe()}", file=sys.stderr)
+    return fast
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Which weights MODEL names: the model directory, the run it belongs to, the epoch and weights kept."""
+
+    model_dir: Path
+    run_dir: Path | None
+    epoch: int | None
+    weights: str | None  # "raw" or "ema" (Polyak-averaged): which weights training kept
+    data: str | None  # the data set the model was trained on, as recorded
+    data_dir: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model_dir": str(self.model_dir), "run_dir": str(self.run_dir) if self.run_dir else None,
+                "epoch": self.epoch, "weights": self.weights}
+
+    def describe(self) -> str:
+        kept = [f"epoch {self.epoch}" if self.epoch is not None else "",
+                f"{self.weights} weights" if self.weights else ""]
+        details = ", ".join(part for part in kept if part)
+        return f"{self.model_dir} ({details})" if details else str(self.model_dir)
+
+
+def model_source(path: str | Path) -> ModelSource:
+    """What MODEL (a model directory or a training run directory) names, from the files training wrote."""
+    directory = Path(path)
+    if not directory.exists():
+        raise CommandError(f"{directory} does not exist: give a model directory or a training run directory")
+    if not directory.is_dir():
+        raise CommandError(f"{directory} is a file: give a model directory or a training run directory")
+    run_dir: Path | None = None
+    if _is_run_dir(directory):
+        run_dir, directory = directory, directory / "model"
+        if not (directory / "model.safetensors").exists():
+            raise CommandError(f"{run_dir} is a training run directory without a model yet: "
+                               "a run writes model/ after its first epoch")
+    elif _is_run_dir(directory.parent):
+        run_dir = directory.parent
+    evaluation = _read_json(directory / "evaluation.json")
+    run_config = _read_json(run_dir / "config.json") if run_dir else {}
+    return ModelSource(
+        model_dir=directory, run_dir=run_dir, epoch=evaluation.get("epoch"), weights=evaluation.get("weights"),
+        data=run_config.get("data") or evaluation.get("data"), data_dir=run_config.get("data_dir"),
+    )
+
+
+def _is_run_dir(directory: Path) -> bool:
+    """A run directory holds its TrainConfig (config.json without 'architecture') and model/ or checkpoints."""
+    config = _read_json(directory / "config.json")
+    return bool(config) and "architecture" not in config and (
+        (directory / "model").is_dir() or any(directory.glob("checkpoint_*.pt")))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2))

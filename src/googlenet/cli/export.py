@@ -1,0 +1,30 @@
+"""`googlenet export`: the inference network for another runtime (ONNX, torch.export, TorchScript)."""
+
+from __future__ import annotations
+
+import argparse
+
+from googlenet.cli.common import EXIT_OK, add_model_argument, model_source
+
+HELP = "inference model for another runtime: ONNX, torch.export (.pt2), TorchScript"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from googlenet.weights.export import EXPORT_FORMATS
+
+    add_model_argument(parser)
+    parser.add_argument("--format", choices=tuple(EXPORT_FORMATS), default="onnx",
+                        help="onnx (needs the export extra), exported-program (for torch.export.load) or "
+                        "torchscript (traced; for torch.jit.load)")
+    parser.add_argument("--output", metavar="FILE",
+                        help="the file to write; its description (preprocessing, class names) goes to FILE.json. "
+                        "none: " + ", ".join(EXPORT_FORMATS.values()) + " in the model directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    from googlenet.weights.export import export_model, sidecar_path
+
+    source = model_source(args.model)
+    path = export_model(source.model_dir, args.output, args.format)
+    print(f"wrote {path} and {sidecar_path(path)} from {source.describe()}")
+    return EXIT_OK
