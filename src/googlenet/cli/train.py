@@ -21,7 +21,7 @@ NONE_WORDS = ("none", "off")  # what a user types for None; "off" reads better f
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from googlenet.training.trainer import TrainConfig
+    from googlenet.training.config import TrainConfig
 
     add_config_options(parser, TrainConfig)
     parser.add_argument("--resume", metavar="RUN_DIR",
@@ -94,7 +94,8 @@ def _value_parser(kind: type, optional: bool, choices: Any = None) -> Callable[[
 
 
 def run(args: argparse.Namespace) -> int:
-    from googlenet.training.trainer import TrainConfig, TrainingDiverged, resume_config, train
+    from googlenet.training.config import TrainConfig
+    from googlenet.training.trainer import TrainingDiverged, resume_config, train
 
     given = {key: value for key, value in vars(args).items() if key not in ("command", "run", "resume")}
     config = resume_config(args.resume, given) if args.resume else TrainConfig(**given)
@@ -103,11 +104,9 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as error:
         print(f"googlenet train: error: {error}", file=sys.stderr)
         return EXIT_SOME_INPUTS_FAILED
+    print(result.summary())
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
-    print(f"test accuracy (top-1) on {config.data}: {result.best_top1:.2f}% "
-          f"({result.best_weights} weights, best of {result.epochs_done} epochs)")
-    print(f"model: {result.model_dir}")
     print(f"metrics and plots: {result.run_dir}/metrics.csv, {result.run_dir}/curves.png, "
           f"{result.run_dir}/confusion_matrix.png")
     return EXIT_OK
