@@ -1,0 +1,75 @@
+"""`googlenet serve MODEL`: the prediction service and its page, on uvicorn.
+
+uvicorn handles SIGTERM and Ctrl-C: it stops accepting connections, lets the requests in flight finish
+(up to GRACEFUL_SECONDS), then the app's shutdown drains the batcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from googlenet.serving.service import SERVE_BACKENDS, ServeOptions
+
+HELP = "serve the model over HTTP: a prediction API with dynamic batching, health, metrics, and an explorer page"
+DESCRIPTION = ("Serve MODEL (a run or model directory) on HOST:PORT: POST /v1/predict (multipart or JSON base64), "
+               "GET /v1/model, GET /health, GET /metrics, and at / a page that shows the classes, Grad-CAM and "
+               "what each Inception module's branches did with your image. Binds 127.0.0.1 unless told otherwise.")
+GRACEFUL_SECONDS = 30
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    defaults = ServeOptions()
+    parser.add_argument("model", metavar="MODEL", help="a model directory or a training run directory")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on; 0.0.0.0 opens the service to the network")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port")
+    parser.add_argument("--backend", choices=SERVE_BACKENDS, default=defaults.backend,
+                        help="the fast path predictions run on: auto (the fastest installed, measured at start), "
+                        "eager, onnxruntime, openvino (googlenet.optimize), or int8 (ONNX Runtime, calibrated on "
+                        "the run's training images)")
+    parser.add_argument("--max-batch", type=int, default=defaults.max_batch,
+                        help="images per model call at most (1: no batching)")
+    parser.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
+                        help="how long the first image of a batch waits for others")
+    parser.add_argument("--max-body-mb", type=float, default=defaults.max_body_bytes / 2**20,
+                        help="request bodies over this many MiB are refused (413)")
+    parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
+                        help="images over this many pixels are refused before decoding (413)")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from googlenet.evaluation.model_source import find_model
+    from googlenet.serving.app import create_app
+    from googlenet.serving.service import model_name
+    from googlenet.weights.model_dir import from_pretrained
+
+    options = ServeOptions(backend=args.backend, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
+                           max_body_bytes=int(args.max_body_mb * 2**20), max_pixels=args.max_pixels)
+    options.check()
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be from 0 to 65535, got {args.port}")
+    source = find_model(args.model)
+    model = from_pretrained(source.model_dir)
+    app = create_app(model, name=model_name(source.model_dir, source.run_dir), options=options,
+                     data=source.data, data_dir=source.data_dir)
+    logging.basicConfig(level=args.log_level.upper(), format="googlenet serve: %(message)s", stream=sys.stderr)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                            timeout_graceful_shutdown=GRACEFUL_SECONDS, access_log=False)
+    server = uvicorn.Server(config)
+    print(f"googlenet serve: {source.describe()} on http://{args.host}:{args.port}/ "
+          f"(backend {args.backend}, max batch {args.max_batch}, max wait {args.max_wait_ms:g} ms); "
+          "GET /health says when it is ready", file=sys.stderr, flush=True)
+    server.run()
+    return 0
+
+
+def add_serve_command(commands: argparse._SubParsersAction) -> None:
+    """Register `googlenet serve` on an argparse subparsers object (INTERFACES.md 8)."""
+    parser = commands.add_parser("serve", help=HELP, description=DESCRIPTION)
+    configure(parser)
+    parser.set_defaults(run=run)

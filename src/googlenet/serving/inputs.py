@@ -1,0 +1,148 @@
+"""What a request carries: its images (multipart, JSON with base64, or raw bytes) and its options, checked.
+
+Every problem becomes a `RequestProblem` with an HTTP status and a sentence naming the problem and the
+part of the request it is in; nothing here lets an exception from PIL or the parser reach the client.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from torch import Tensor
+
+SUPPORTED_BODIES = ("multipart/form-data (file fields, e.g. 'image')", "application/json ({\"images\": [base64, ...]})",
+                    "an image's bytes with an image/* or application/octet-stream content type")
+
+
+class RequestProblem(Exception):
+    """A request the server refuses: `status` (4xx) and a message for the client."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class ImageUpload:
+    name: str  # how the client knows it: the file name, "images[2]", or "body"
+    data: bytes
+
+
+@dataclass
+class ParsedRequest:
+    images: list[ImageUpload]
+    fields: dict[str, str] = field(default_factory=dict)  # form fields / JSON keys / query parameters
+
+
+async def parse_request(request: Request, max_images: int) -> ParsedRequest:
+    """The images and option fields of a POST, in whichever of SUPPORTED_BODIES it came."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fields = dict(request.query_params)
+    if media == "multipart/form-data":
+        images, form_fields = await _multipart(request, max_images)
+    elif media == "application/json":
+        images, form_fields = _json_images(await request.body())
+    elif media.startswith("image/") or media == "application/octet-stream":
+        images, form_fields = [ImageUpload("body", await request.body())], {}
+    else:
+        shown = f"content type {media!r}" if media else "no content type"
+        raise RequestProblem(415, f"unsupported request body ({shown}); send {'; or '.join(SUPPORTED_BODIES)}")
+    fields.update(form_fields)
+    if not images:
+        raise RequestProblem(422, "the request holds no image; send at least one")
+    if len(images) > max_images:
+        raise RequestProblem(413, f"{len(images)} images in one request; the limit is {max_images}")
+    return ParsedRequest(images, fields)
+
+
+async def _multipart(request: Request, max_images: int) -> tuple[list[ImageUpload], dict[str, str]]:
+    form = await request.form(max_files=max_images + 1, max_fields=32)
+    images, fields = [], {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            images.append(ImageUpload(value.filename or key, await value.read()))
+        else:
+            fields[key] = value
+    return images, fields
+
+
+def _json_images(body: bytes) -> tuple[list[ImageUpload], dict[str, str]]:
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RequestProblem(422, f"the body is not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise RequestProblem(422, "the JSON body must be an object: {\"images\": [base64, ...], \"top_k\": 5}")
+    encoded = document.get("images", [document["image"]] if "image" in document else None)
+    if not isinstance(encoded, list) or not all(isinstance(item, str) for item in encoded):
+        raise RequestProblem(422, "the JSON body needs \"images\": a list of base64 strings (or \"image\": one)")
+    images = [ImageUpload(f"images[{index}]", _base64(text, f"images[{index}]")) for index, text in enumerate(encoded)]
+    fields = {key: str(value) for key, value in document.items()
+              if key not in ("images", "image") and isinstance(value, (str, int, float))}
+    return images, fields
+
+
+def _base64(text: str, name: str) -> bytes:
+    if text.startswith("data:"):  # a data URL: data:image/png;base64,....
+        text = text.partition(",")[2]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestProblem(422, f"{name} is not valid base64") from None
+
+
+def whole_number(fields: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """Field `name` as a whole number in [low, high], or `default` when absent."""
+    text = fields.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise RequestProblem(422, f"{name} must be a whole number from {low} to {high}, got {text!r}") from None
+    if not low <= value <= high:
+        raise RequestProblem(422, f"{name} must be from {low} to {high} (this model has {high} classes), got {value}"
+                             if name == "top_k" else f"{name} must be from {low} to {high}, got {value}")
+    return value
+
+
+def decode_image(upload: ImageUpload, in_chans: int, transform: Callable[[Any], Tensor], max_pixels: int) -> Tensor:
+    """One uploaded file as the model's input [C, S, S], through the one open-and-convert of googlenet.data.
+
+    Its header is read first, so an image over `max_pixels` (a decompression bomb) is refused before it
+    is decoded."""
+    from googlenet.data.images import load_image
+
+    name, data = upload.name, upload.data
+    if not data:
+        raise RequestProblem(422, f"{name}: empty file (0 bytes)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is checked here instead
+        try:
+            with Image.open(io.BytesIO(data)) as header:  # reads the header only
+                width, height = header.size
+        except Image.DecompressionBombError:  # PIL's own hard limit, above ours
+            raise RequestProblem(413, f"{name}: too many pixels; the limit is {max_pixels:,} (a decompression bomb?)") from None
+        except UnidentifiedImageError:
+            raise RequestProblem(415, f"{name}: not an image (no image format recognised in its {len(data):,} bytes)") from None
+        except Exception as error:  # PIL raises OSError, SyntaxError, struct.error... by format
+            raise RequestProblem(422, f"{name}: damaged image header ({error})") from None
+        if width * height > max_pixels:
+            raise RequestProblem(413, f"{name}: {width}x{height} = {width * height:,} pixels, over the limit of "
+                                 f"{max_pixels:,} (a decompression bomb?)")
+        try:
+            picture = load_image(data, in_chans)
+        except Exception as error:
+            raise RequestProblem(422, f"{name}: truncated or damaged image ({error})") from None
+    return transform(picture)

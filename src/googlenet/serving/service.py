@@ -1,0 +1,193 @@
+"""The model behind the server: its fast path behind the dynamic batcher (predictions), the model itself
+(explanations: they need gradients), and the page's data. Built in the background, so the server answers
+/health ("loading") from the start and says "ready" only once the fast path is built and warmed up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from googlenet.models.network import GoogLeNet
+from googlenet.serving.batching import DynamicBatcher
+from googlenet.serving.metrics import ServerMetrics
+from googlenet.serving.page_data import Examples, architecture, load_examples
+
+log = logging.getLogger("googlenet.serve")
+
+SERVE_BACKENDS = ("auto", "eager", "onnxruntime", "openvino", "int8")
+
+
+@dataclass
+class ServeOptions:
+    backend: str = "auto"  # one of SERVE_BACKENDS: googlenet.optimize's backends, or the int8 model
+    max_batch: int = 32  # images per model call at most
+    max_wait_ms: float = 5.0  # how long the first image of a batch waits for others
+    max_body_bytes: int = 20 * 2**20  # a request body over this is refused (413)
+    max_pixels: int = 40_000_000  # an image over this many pixels is refused before decoding (413)
+    max_images: int = 64  # images in one request at most
+    warm_up: bool = True  # run the fast path and an explanation once before saying ready
+
+    def check(self) -> None:
+        if self.backend not in SERVE_BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of: {', '.join(SERVE_BACKENDS)}")
+        for name in ("max_batch", "max_body_bytes", "max_pixels", "max_images"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.max_wait_ms < 0:
+            raise ValueError(f"max-wait-ms must be 0 or more, got {self.max_wait_ms}")
+
+
+class ModelService:
+    """One model served: `start()` builds its fast path in the background; `classify` batches images."""
+
+    def __init__(self, model: GoogLeNet, name: str, options: ServeOptions, metrics: ServerMetrics,
+                 data: str | None = None, data_dir: str | None = None) -> None:
+        from googlenet.data.preprocessing import Preprocessing
+        from googlenet.data.transforms import eval_preset
+
+        options.check()
+        self.model = model.eval()
+        self.name = name
+        self.options = options
+        self.metrics = metrics
+        self.data, self.data_dir = data, data_dir  # the data set the model was trained on, if recorded
+        self.preprocessing = model.preprocessing or Preprocessing()
+        self.transform = eval_preset(self.preprocessing)
+        self.class_names = model.class_names or [str(index) for index in range(model.num_classes)]
+        self.state = "loading"  # then "ready", or "failed" with `problem`
+        self.problem: str | None = None
+        self.backend_detail = ""
+        self.fast: Any = None
+        self.batcher: DynamicBatcher | None = None
+        self._explain_lock = threading.Lock()  # captum hooks the shared model: one explanation at a time
+        self._page_lock = threading.Lock()
+        self._examples: Examples | None = None
+        self._architecture: dict[str, Any] | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self.fast = await loop.run_in_executor(None, self._build_fast_path)
+            self.backend_detail = self.fast.describe() if hasattr(self.fast, "describe") else self.options.backend
+            self.batcher = DynamicBatcher(self._probabilities, self.options.max_batch, self.options.max_wait_ms,
+                                          self.metrics.observe_batch)
+            self.batcher.start()
+            if self.options.warm_up:
+                await loop.run_in_executor(None, self._warm_up)
+        except Exception as error:  # the server stays up and says why on /health
+            log.exception("the model could not be made ready")
+            self.state, self.problem = "failed", f"{type(error).__name__}: {error}"
+            return
+        self.state = "ready"
+        log.info("ready: %s on %s", self.name, self.backend_detail)
+
+    async def stop(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.stop()
+
+    def _build_fast_path(self) -> Any:
+        size = self.preprocessing.input_size
+        example = torch.randn(min(self.options.max_batch, 32), self.model.in_chans, size, size)
+        if self.options.backend == "int8":
+            return self._int8_model()
+        from googlenet.inference.optimize import optimize
+
+        return optimize(self.model, self.options.backend, example_input=example)
+
+    def _int8_model(self) -> Any:
+        from googlenet.data.load import load_data
+        from googlenet.inference.quantize import calibration_images, quantize
+
+        if self.data is None:
+            raise ValueError("--backend int8 calibrates on the model's training images, and this model directory "
+                             "does not record its data set: serve its training run directory instead")
+        splits = load_data(self.data, data_dir=self.data_dir, input_size=self.preprocessing.input_size)
+        return quantize(self.model, calibration_images(splits, preprocessing=self.preprocessing))
+
+    def _warm_up(self) -> None:
+        """First calls allocate (ONNX Runtime's arenas, oneDNN's kernels): pay for them before "ready"."""
+        from googlenet.explain.attribution import explain
+
+        size = self.preprocessing.input_size
+        for batch in sorted({1, self.options.max_batch}):
+            self._probabilities(torch.zeros(batch, self.model.in_chans, size, size))
+        with self._explain_lock:
+            explain(self.model, torch.zeros(self.model.in_chans, size, size))
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def _probabilities(self, batch: Tensor) -> Tensor:
+        return torch.softmax(self.fast(batch).float(), dim=1)
+
+    async def classify(self, images: list[Tensor], top_k: int) -> list[list[dict[str, Any]]]:
+        """The top-k classes of each image, through the batcher."""
+        assert self.batcher is not None, "classify before start"
+        self.metrics.queued.set(self.batcher.queued + len(images))
+        rows = await self.batcher.submit(images)
+        self.metrics.queued.set(self.batcher.queued)
+        answers = []
+        for probabilities in rows:
+            values, indices = probabilities.topk(top_k)
+            answers.append([{"class_index": int(index), "class_name": self.class_names[int(index)],
+                             "probability": round(float(value), 6)} for value, index in zip(values, indices)])
+        return answers
+
+    def explain(self, image: Tensor, class_index: int | None, layer: str | None) -> dict[str, Any]:
+        """Grad-CAM and the branch shares of one preprocessed image, as the page draws them."""
+        from googlenet.explain.attribution import explain
+        from googlenet.explain.render import heatmap_rgba, png_data_url
+
+        started = time.perf_counter()
+        with self._explain_lock:
+            result = explain(self.model, image, class_index=class_index, layer=layer)
+        answer = result.to_dict(maps=False)
+        answer["view_png"] = png_data_url(result.view)
+        answer["heatmap_png"] = png_data_url(heatmap_rgba(result.gradcam_upsampled))
+        for module, shares in zip(answer["modules"], result.modules):
+            for branch, measured in zip(module["branches"], shares.branches):
+                for entry, channel in zip(branch["strongest"], measured.strongest):
+                    entry["png"] = png_data_url(channel.map)
+        answer["time_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return answer
+
+    # -- what the page shows -------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        config = self.model.config
+        return {
+            "name": self.name, "state": self.state, "problem": self.problem, "flavour": config.flavour,
+            "naive": config.naive, "num_classes": self.model.num_classes, "classes": self.class_names,
+            "in_chans": self.model.in_chans, "input_size": self.preprocessing.input_size,
+            "preprocessing": self.preprocessing.to_dict(), "data": self.data,
+            "backend": getattr(self.fast, "backend", None), "backend_detail": self.backend_detail,
+            "max_batch": self.options.max_batch, "max_wait_ms": self.options.max_wait_ms,
+            "limits": {"max_body_bytes": self.options.max_body_bytes, "max_pixels": self.options.max_pixels,
+                       "max_images": self.options.max_images},
+        }
+
+    def examples(self) -> Examples:
+        with self._page_lock:
+            if self._examples is None:
+                self._examples = load_examples(self.model, self.data, self.data_dir)
+            return self._examples
+
+    def architecture(self) -> dict[str, Any]:
+        with self._page_lock:
+            if self._architecture is None:
+                self._architecture = architecture(self.model)
+            return self._architecture
+
+
+def model_name(model_dir: Path, run_dir: Path | None) -> str:
+    """What the API calls the model: its run's folder name, else its own."""
+    return (run_dir or model_dir).resolve().name
