@@ -10,12 +10,12 @@ VENV := .venv
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup data train train-long test summary
+.PHONY: setup data browser train train-long test summary
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet $(TORCH_PINS)
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -e '.[test,serve]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -27,6 +27,14 @@ $(FASHION_MNIST):
 
 data: $(FASHION_MNIST)
 
+# The browser test drives Debian's Chromium through Playwright (Playwright's own browser download is not used).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(if $(shell command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo),sudo) apt-get update -qq
+	$(if $(shell command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo),sudo) apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
 train: setup data
 	$(VENV)/bin/googlenet train
 
@@ -36,7 +44,7 @@ train-long: setup data
 		--output-dir $(LONG_RUN)
 	$(VENV)/bin/googlenet evaluate $(LONG_RUN) --data fashion-mnist --tta 10crop
 
-test: setup data
+test: setup data browser
 	$(VENV)/bin/python -m pytest
 
 summary: setup
