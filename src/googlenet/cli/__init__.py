@@ -33,6 +33,8 @@ from googlenet.cli.common import (
     HelpFormatter,
     Parser,
 )
+from googlenet.explain import command as explain_command
+from googlenet.serving import command as serve_command
 
 # command name -> its module, in the order `googlenet --help` lists them
 COMMANDS: dict[str, ModuleType] = {
@@ -43,6 +45,8 @@ COMMANDS: dict[str, ModuleType] = {
     "export": export,
     "import-torchvision": import_torchvision,
     "benchmark": benchmark,
+    "serve": serve_command,
+    "explain": explain_command,
 }
 
 # Bad input: the file, option or value named in the message is wrong, or an optional dependency is

@@ -32,7 +32,8 @@ from googlenet.models.network import GoogLeNet
 from googlenet.serving.inputs import RequestProblem, decode_image, parse_request, whole_number
 from googlenet.serving.limits import BodyTooLarge, BodyLimitMiddleware
 from googlenet.serving.metrics import MetricsMiddleware, ServerMetrics
-from googlenet.serving.service import ModelService, ServeOptions
+from googlenet.serving.options import ServeOptions
+from googlenet.serving.service import ModelService
 
 log = logging.getLogger("googlenet.serve")
 

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from googlenet.serving.service import SERVE_BACKENDS, ServeOptions
+from googlenet.serving.options import SERVE_BACKENDS, ServeOptions
 
 HELP = "serve the model over HTTP: a prediction API with dynamic batching, health, metrics, and an explorer page"
 DESCRIPTION = ("Serve MODEL (a run or model directory) on HOST:PORT: POST /v1/predict (multipart or JSON base64), "

@@ -8,7 +8,6 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +17,10 @@ from torch import Tensor
 from googlenet.models.network import GoogLeNet
 from googlenet.serving.batching import DynamicBatcher
 from googlenet.serving.metrics import ServerMetrics
+from googlenet.serving.options import ServeOptions
 from googlenet.serving.page_data import Examples, architecture, load_examples
 
 log = logging.getLogger("googlenet.serve")
-
-SERVE_BACKENDS = ("auto", "eager", "onnxruntime", "openvino", "int8")
-
-
-@dataclass
-class ServeOptions:
-    backend: str = "auto"  # one of SERVE_BACKENDS: googlenet.optimize's backends, or the int8 model
-    max_batch: int = 32  # images per model call at most
-    max_wait_ms: float = 5.0  # how long the first image of a batch waits for others
-    max_body_bytes: int = 20 * 2**20  # a request body over this is refused (413)
-    max_pixels: int = 40_000_000  # an image over this many pixels is refused before decoding (413)
-    max_images: int = 64  # images in one request at most
-    warm_up: bool = True  # run the fast path and an explanation once before saying ready
-
-    def check(self) -> None:
-        if self.backend not in SERVE_BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; choose one of: {', '.join(SERVE_BACKENDS)}")
-        for name in ("max_batch", "max_body_bytes", "max_pixels", "max_images"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.max_wait_ms < 0:
-            raise ValueError(f"max-wait-ms must be 0 or more, got {self.max_wait_ms}")
-
 
 class ModelService:
     """One model served: `start()` builds its fast path in the background; `classify` batches images."""
