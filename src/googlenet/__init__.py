@@ -28,18 +28,25 @@ from googlenet.models import (
 
 __version__ = "0.1.0"
 
-# name -> the module that defines it, imported on first use (PEP 562)
+# name -> the module that defines it, imported on first use (PEP 562). The four verbs are functions:
+# train(config) -> TrainResult, evaluate(model_or_dir, data=None) -> EvaluationResult,
+# predict(model_or_dir, inputs) -> PredictionReport, export(model_or_dir, output=None, format="onnx") -> Path.
 _LAZY: dict[str, str] = {
+    "train": "googlenet.training.trainer",
+    "TrainConfig": "googlenet.training.config",
+    "TrainResult": "googlenet.training.config",
+    "evaluate": "googlenet.evaluation.evaluate",
+    "EvaluationResult": "googlenet.evaluation.evaluate",
+    "predict": "googlenet.evaluation.predict",
+    "PredictionReport": "googlenet.evaluation.predict",
+    "export": "googlenet.weights.export",
+    "export_model": "googlenet.weights.export",
+    "EXPORT_FORMATS": "googlenet.weights.export",
     "Preprocessing": "googlenet.data.transforms",
     "from_pretrained": "googlenet.weights.model_dir",
     "save_pretrained": "googlenet.weights.model_dir",
     "import_torchvision": "googlenet.weights.model_dir",
     "load_checkpoint_file": "googlenet.weights.model_dir",
-    "EXPORT_FORMATS": "googlenet.weights.export",
-    "export_model": "googlenet.weights.export",
-    "TrainConfig": "googlenet.training.trainer",
-    "TrainResult": "googlenet.training.trainer",
-    "train": "googlenet.training.trainer",
     "InferenceModel": "googlenet.inference.optimize",
     "optimize": "googlenet.inference.optimize",
     "quantize": "googlenet.inference.quantize",
