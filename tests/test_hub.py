@@ -358,7 +358,7 @@ def test_import_torchvision_reproduces_torchvisions_outputs_and_predict_names_im
     image.save(tmp_path / "photo.png")
     result = run_cli("predict", str(tmp_path / "imagenet"), str(tmp_path / "photo.png"), "--json")
     assert result.returncode == 0, result.stderr
-    top_k = json.loads(result.stdout)[0]["top_k"]
+    top_k = json.loads(result.stdout)["predictions"][0]["top_k"]
     with torch.no_grad():
         top5 = reference(eval_preset(model.preprocessing)(image).unsqueeze(0)).topk(5).indices[0].tolist()
     assert [entry["class_index"] for entry in top_k] == top5
@@ -394,3 +394,46 @@ def test_import_torchvision_refuses_a_file_that_is_not_a_googlenet(tmp_path, cap
     assert main(["import-torchvision", str(tmp_path / "notes.pth"), str(tmp_path / "out")]) == 2
     assert f"googlenet import-torchvision: error: {tmp_path / 'notes.pth'}: no state_dict found" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# -- Hugging Face's spelling and the metadata record ----------------------------------------------------
+
+
+def test_the_model_class_saves_and_loads_as_hugging_face_spells_it(tmp_path):
+    from googlenet import GoogLeNet
+
+    model, _ = small_model_dir(tmp_path)
+    directory = model.save_pretrained(tmp_path / "hf")
+    loaded = GoogLeNet.from_pretrained(directory)
+    assert loaded.config == model.config and loaded.class_names == ["cat", "dog", "bird"]
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model.eval()(x))
+
+
+def test_a_run_directory_loads_its_model_subdirectory(tmp_path):
+    from googlenet import GoogLeNet
+
+    run = tmp_path / "run"
+    model, _ = small_model_dir(run)  # run/model
+    (run / "config.json").write_text(json.dumps({"epochs": 3, "flavour": "bn"}))  # a run's TrainConfig
+    loaded = GoogLeNet.from_pretrained(run)
+    assert loaded.class_names == ["cat", "dog", "bird"] and loaded.preprocessing.input_size == 64
+
+
+def test_class_names_and_preprocessing_live_in_one_checked_record():
+    from googlenet.weights.metadata import ModelMetadata, attach_metadata
+
+    model = googlenet("bn", num_classes=3)
+    assert model.metadata is None and model.class_names is None and model.preprocessing is None
+    model.class_names = ["a", "b", "c"]
+    model.preprocessing = Preprocessing(input_size=64)
+    assert model.metadata == ModelMetadata(("a", "b", "c"), Preprocessing(input_size=64))
+    assert model.class_names == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="class_names has 2 names but the model has 3 classes"):
+        model.class_names = ["a", "b"]
+    with pytest.raises(ValueError, match=r"normalises 1 channels .* in_chans=3"):
+        attach_metadata(model, preprocessing=Preprocessing(mean=(0.5,), std=(0.5,)))
+    assert model.class_names == ["a", "b", "c"]  # a refused change leaves the record as it was
+    model.reset_classifier(5)
+    assert model.class_names is None and model.preprocessing == Preprocessing(input_size=64)

@@ -153,3 +153,92 @@ def test_drop_aux_heads():
     model.drop_aux_heads()
     assert "aux1.fc1.weight" not in model.state_dict() and not model.config.aux_logits
     assert isinstance(model.train()(torch.randn(1, 3, 64, 64)), torch.Tensor)
+
+
+# -- the config is the constructor ---------------------------------------------------------------------
+
+
+def test_the_config_builds_the_model_and_googlenet_builds_the_config():
+    from googlenet import GoogLeNetConfig
+
+    config = GoogLeNetConfig("paper", num_classes=10, in_chans=1, aux_logits=False)
+    torch.manual_seed(3)
+    direct = GoogLeNet(config)
+    torch.manual_seed(3)
+    built = googlenet("paper", num_classes=10, in_chans=1, aux_logits=False)
+    assert direct.config == built.config == GoogLeNet(direct.config).config
+    assert direct.config.dropout == 0.4  # the flavour's rate, written in
+    for (name, got), want in zip(direct.state_dict().items(), built.state_dict().values()):
+        assert torch.equal(got, want), name
+
+
+def test_a_bad_config_is_refused_when_it_is_made():
+    from googlenet import GoogLeNetConfig
+
+    with pytest.raises(ValueError, match="num_classes must be a positive whole number, got 0"):
+        GoogLeNetConfig(num_classes=0)
+    with pytest.raises(ValueError, match="unknown flavour 'inception3'"):
+        GoogLeNetConfig(flavour="inception3")
+    with pytest.raises(TypeError, match=r"googlenet\(\) got unknown options \['drop_out'\]"):
+        googlenet(drop_out=0.3)
+
+
+def test_the_old_constructor_call_still_builds_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="pass a GoogLeNetConfig"):
+        model = GoogLeNet("torchvision", num_classes=5, aux_logits=False)
+    assert model.config.flavour == "torchvision" and model.num_classes == 5 and model.aux1 is None
+
+
+def test_config_fields_are_read_only_views():
+    model = googlenet("bn", num_classes=4)
+    assert (model.num_classes, model.in_chans, model.aux_logits, model.flavour.name) == (4, 3, True, "bn")
+    with pytest.raises(AttributeError):
+        model.num_classes = 7
+
+
+# -- stages ----------------------------------------------------------------------------------------------
+
+
+def test_stages_are_the_trunk_in_forward_order_with_torchvisions_names():
+    names = [name for name, _ in googlenet("bn").stages()]
+    assert names == ["conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
+                     "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",
+                     "inception5a", "inception5b"]
+    paper = [name for name, _ in googlenet("paper").stages()]
+    assert paper[:6] == ["conv1", "maxpool1", "lrn1", "conv2", "conv3", "lrn2"]
+
+
+def test_running_the_stages_by_hand_gives_the_features():
+    model = give_real_scale(googlenet("bn", num_classes=3)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    y = x
+    for _, module in model.stages():
+        y = module(y)
+    torch.testing.assert_close(torch.flatten(model.avgpool(y), 1), model.forward_features(x))
+
+
+# -- sizes from a meta-device forward pass ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_meta_stage_shapes_agree_with_a_real_forward_pass(flavour):
+    from googlenet.models.shapes import stage_shapes
+
+    model = googlenet(flavour, aux_logits=False).eval()
+    for height, width in ((224, 224), (57, 100), (model.min_input_size, 33)):
+        seen = {}
+        hooks = [module.register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, tuple(o.shape[1:])))
+                 for name, module in model.stages()]
+        with torch.no_grad():
+            model(torch.randn(1, 3, height, width))
+        for hook in hooks:
+            hook.remove()
+        assert stage_shapes(flavour, height, width) == seen
+    assert stage_shapes(flavour, 224)["inception4a"] == (512, 14, 14)  # Table 1's 14x14x512
+
+
+def test_a_size_with_no_output_names_the_stage():
+    from googlenet.models.shapes import stage_shapes
+
+    with pytest.raises(ValueError, match=r"a 30x30 input leaves maxpool4 of the 'bn' flavour without an output"):
+        stage_shapes("bn", 30)

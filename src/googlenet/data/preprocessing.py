@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from googlenet.models.network import IMAGENET_MEAN, IMAGENET_STD  # defined beside the network that uses them
+
 # ImageNet's statistics for one channel: the average of the three, as timm's resolve_data_config uses for
 # in_chans=1, so a grayscale folder is normalised like a colour one.
 IMAGENET_GRAY_MEAN = (round(sum(IMAGENET_MEAN) / 3, 4),)

@@ -120,8 +120,7 @@ def _bias(conv: nn.Conv2d) -> Tensor:
 
 def fuse_inception_reductions(network: GoogLeNet) -> GoogLeNet:
     """Replace each InceptionModule of `network` (BatchNorms folded) by a FusedInceptionModule, in place."""
-    for name in network._trunk_names:
-        module = getattr(network, name)
+    for name, module in network.stages():
         if isinstance(module, InceptionModule):
             setattr(network, name, FusedInceptionModule(module))
     return network

@@ -1,7 +1,9 @@
-"""GoogLeNet (Inception v1), built row by row from `googlenet.architecture.paper_table`.
+"""GoogLeNet (Inception v1), built row by row from `googlenet.models.table.paper_table`.
 
-Module names are torchvision's (`conv1`, `maxpool1`, ..., `inception5b`, `aux1`, `aux2`, `fc`), so a
-torchvision state_dict loads into the `torchvision` flavour with `strict=True`.
+The constructor takes a `GoogLeNetConfig` (everything needed to build the same network again);
+`googlenet(flavour, **options)` builds the config and calls it, and model directories rebuild through
+the config too. Module names are torchvision's (`conv1`, `maxpool1`, ..., `inception5b`, `aux1`,
+`aux2`, `fc`), so a torchvision state_dict loads into the `torchvision` flavour with `strict=True`.
 
 Forward contract (the same eagerly and under `torch.export`):
 - training mode with aux heads: `GoogLeNetOutputs(logits, aux1, aux2)`, aux1 read from 4a, aux2 from
@@ -11,27 +13,21 @@ Forward contract (the same eagerly and under `torch.export`):
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from googlenet.models.table import (
-    IMAGE_CHANNELS,
-    Flavour,
-    TableRow,
-    aux_attach_points,
-    get_flavour,
-    paper_table,
-)
-from googlenet.models.layers import AuxClassifier, ConvBlock, InceptionModule, NaiveInceptionModule
-from googlenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from googlenet.models.layers import AuxClassifier
+from googlenet.models.table import IMAGE_CHANNELS, Flavour, aux_attach_points, get_flavour
+from googlenet.models.trunk import build_trunk
 
-# torchvision's ImageNet weights were trained (ported from Caffe) on inputs scaled to [-1, 1], but
-# are documented as taking ImageNet-normalised inputs; its `transform_input=True` silently converts
-# one into the other (pytorch/vision#4136). Here the conversion is a visible module.
+# ImageNet's per-channel statistics (torchvision's), the normalisation of ImageNet-trained weights.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class GoogLeNetOutputs(NamedTuple):
@@ -42,9 +38,14 @@ class GoogLeNetOutputs(NamedTuple):
     aux2: Tensor  # auxiliary classifier on inception4d
 
 
+def _check_count(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+
+
 @dataclass(frozen=True)
 class GoogLeNetConfig:
-    """Everything needed to build the same network again."""
+    """Everything needed to build the same network again; every value is checked when it is made."""
 
     flavour: str = "bn"
     num_classes: int = 1000
@@ -55,6 +56,30 @@ class GoogLeNetConfig:
     naive: bool = False  # naive Inception modules instead of reduced ones (the tutorial's ablation)
     transform_input: bool = False  # ImageNet-normalised input -> torchvision's [-1, 1] scale
 
+    def __post_init__(self) -> None:
+        get_flavour(self.flavour)  # names the flavours on a typo
+        _check_count("num_classes", self.num_classes)
+        _check_count("in_chans", self.in_chans)
+        for name in ("dropout", "aux_dropout"):
+            rate = getattr(self, name)
+            if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1):
+                raise ValueError(f"{name} must be in [0, 1), got {rate!r}")
+        if self.transform_input and self.in_chans != 3:
+            raise ValueError(f"transform_input needs 3 input channels (RGB), got in_chans={self.in_chans}")
+
+    @property
+    def spec(self) -> Flavour:
+        return get_flavour(self.flavour)
+
+    def resolved(self) -> GoogLeNetConfig:
+        """The same config with the flavour's dropout rates written in where they were left to it."""
+        spec = self.spec
+        return replace(
+            self,
+            dropout=spec.dropout if self.dropout is None else self.dropout,
+            aux_dropout=spec.aux_dropout if self.aux_dropout is None else self.aux_dropout,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -62,7 +87,9 @@ class GoogLeNetConfig:
 class ImageNetToUnitRange(nn.Module):
     """Maps ImageNet-normalised input to the (x - 0.5) / 0.5 scale torchvision's weights expect.
 
-    Exactly torchvision's `transform_input=True`, made a module so that it shows in `print(model)`.
+    torchvision's ImageNet weights were trained (ported from Caffe) on inputs scaled to [-1, 1] but are
+    documented as taking ImageNet-normalised inputs; its `transform_input=True` silently converts one
+    into the other (pytorch/vision#4136). Here the conversion is a module, so it shows in `print(model)`.
     """
 
     def __init__(self) -> None:
@@ -79,98 +106,134 @@ class ImageNetToUnitRange(nn.Module):
 
 
 class GoogLeNet(nn.Module):
-    """Inception v1. See `googlenet.googlenet` for the arguments and the module docstring for outputs."""
+    """Inception v1 built from a `GoogLeNetConfig`. See `googlenet.googlenet` for the options and the
+    module docstring for the outputs.
 
-    def __init__(
-        self,
-        flavour: str = "bn",
-        num_classes: int = 1000,
-        in_chans: int = IMAGE_CHANNELS,
-        aux_logits: bool = True,
-        dropout: float | None = None,
-        aux_dropout: float | None = None,
-        naive: bool = False,
-        transform_input: bool = False,
-        init_weights: bool = True,
-    ) -> None:
+    What the model was trained for (class names, inference preprocessing) travels in `metadata`, a
+    record the weights layer attaches (`googlenet.weights.metadata`); `class_names` and
+    `preprocessing` read it.
+    """
+
+    def __init__(self, config: GoogLeNetConfig | None = None, *, init_weights: bool = True, **legacy: Any) -> None:
         super().__init__()
-        spec = get_flavour(flavour)
-        _check_count("num_classes", num_classes)
-        _check_count("in_chans", in_chans)
-        dropout = spec.dropout if dropout is None else dropout
-        aux_dropout = spec.aux_dropout if aux_dropout is None else aux_dropout
-        for name, rate in (("dropout", dropout), ("aux_dropout", aux_dropout)):
-            if not 0.0 <= rate < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {rate}")
-        if transform_input and in_chans != 3:
-            raise ValueError(f"transform_input needs 3 input channels (RGB), got in_chans={in_chans}")
-        self.config = GoogLeNetConfig(
-            flavour, num_classes, in_chans, aux_logits, dropout, aux_dropout, naive, transform_input
-        )
-        self.flavour: Flavour = spec
-        self.in_chans = in_chans
-        self.num_classes = num_classes
-        self.aux_logits = aux_logits
-        # What the model was trained for, carried with it into saved model directories and exports:
-        # the class names (index order) and the inference preprocessing (a presets.Preprocessing).
-        self.class_names: list[str] | None = None
-        self.preprocessing: Preprocessing | None = None
+        if not isinstance(config, GoogLeNetConfig):
+            config = _legacy_config(config, legacy)
+        elif legacy:
+            raise TypeError(f"GoogLeNet takes a GoogLeNetConfig and init_weights, not {sorted(legacy)}")
+        self.config = config.resolved()
+        spec, config = self.config.spec, self.config
+        self.metadata: Any = None  # a googlenet.weights.metadata.ModelMetadata, or None
+        self._min_input_size: int | None = None  # None: measured on first use (see min_input_size)
 
-        self.input_transform: nn.Module = ImageNetToUnitRange() if transform_input else nn.Identity()
-        trunk, channels_at = self._build_trunk(spec, in_chans, naive)
-        self._trunk_names: tuple[str, ...] = tuple(name for name, _ in trunk)
+        self.input_transform: nn.Module = ImageNetToUnitRange() if config.transform_input else nn.Identity()
+        trunk, channels_at = build_trunk(spec, config.in_chans, config.naive)
+        self._stage_names: tuple[str, ...] = tuple(name for name, _ in trunk)
         for name, module in trunk:
             self.add_module(name, module)
 
         # Attribute order is print order: put the aux heads where torchvision has them.
         self.aux1: AuxClassifier | None = None
         self.aux2: AuxClassifier | None = None
-        if aux_logits:
+        if config.aux_logits:
             for aux_name, attach_point in zip(("aux1", "aux2"), aux_attach_points):
                 head = AuxClassifier(
-                    channels_at[attach_point], num_classes, aux_dropout, spec.batch_norm, spec.aux_pool
+                    channels_at[attach_point], config.num_classes, config.aux_dropout, spec.batch_norm, spec.aux_pool
                 )
                 setattr(self, aux_name, head)
         self._aux_after = dict(zip(aux_attach_points, ("aux1", "aux2")))
 
-        self.num_features = channels_at[self._trunk_names[-1]]
+        self.num_features = channels_at[self._stage_names[-1]]
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's 7x7/1 average pool at 224x224, any size else
-        self.dropout = nn.Dropout(p=dropout)
-        self.fc = nn.Linear(self.num_features, num_classes)
-        self.min_input_size = self._smallest_valid_input()
+        self.dropout = nn.Dropout(p=config.dropout)
+        self.fc = nn.Linear(self.num_features, config.num_classes)
 
         if init_weights:
             _initialise(self, spec.init)
 
-    @staticmethod
-    def _build_trunk(spec: Flavour, in_chans: int, naive: bool) -> tuple[list[tuple[str, nn.Module]], dict[str, int]]:
-        """Table 1 from the first convolution to 5b, as (name, module) pairs in forward order."""
-        trunk: list[tuple[str, nn.Module]] = []
-        channels_at: dict[str, int] = {}
-        lrn_after = dict(spec.lrn_after)
-        channels = in_chans
-        for table_row in paper_table:
-            if table_row.type in ("avg pool", "dropout", "linear"):
-                break  # the head is built by __init__
-            modules, channels = _modules_for_row(table_row, spec, channels, naive)
-            for name, module in modules:
-                trunk.append((name, module))
-                channels_at[name] = channels
-            if table_row.name in lrn_after:
-                # Paper section 5 / BVLC prototxt: LRN(size 5, alpha 1e-4, beta 0.75).
-                trunk.append((lrn_after[table_row.name], nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)))
-        return trunk, channels_at
+    # -- what the config says, read-only ----------------------------------------------------------
 
-    def _smallest_valid_input(self) -> int:
-        """The smallest square input side for which every layer of the trunk has an output."""
-        for side in range(1, 1025):
-            if _trunk_output_side(self, side) is not None:
-                return side
-        raise RuntimeError("no input size up to 1024 fits this network")
+    @property
+    def flavour(self) -> Flavour:
+        return self.config.spec
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    @property
+    def in_chans(self) -> int:
+        return self.config.in_chans
+
+    @property
+    def aux_logits(self) -> bool:
+        return self.config.aux_logits
+
+    # -- what the model was trained for: the weights layer's metadata record -----------------------
+
+    @property
+    def class_names(self) -> list[str] | None:
+        names = getattr(self.metadata, "class_names", None)
+        return None if names is None else list(names)
+
+    @class_names.setter
+    def class_names(self, names: list[str] | None) -> None:
+        from googlenet.weights.metadata import attach_metadata
+
+        attach_metadata(self, class_names=names)
+
+    @property
+    def preprocessing(self) -> Any:
+        """The inference preprocessing (a `googlenet.data.transforms.Preprocessing`), or None."""
+        return getattr(self.metadata, "preprocessing", None)
+
+    @preprocessing.setter
+    def preprocessing(self, preprocessing: Any) -> None:
+        from googlenet.weights.metadata import attach_metadata
+
+        attach_metadata(self, preprocessing=preprocessing)
+
+    # -- Hugging Face's spelling (PyTorchModelHubMixin): the weights layer owns the file format -----
+
+    @classmethod
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | Path, *, map_location: str | torch.device = "cpu"
+    ) -> GoogLeNet:
+        """The model a model directory (or a run directory's `model/`) describes, in eval mode."""
+        from googlenet.weights.model_dir import from_pretrained
+
+        return from_pretrained(pretrained_model_name_or_path, map_location=map_location)
+
+    def save_pretrained(
+        self, save_directory: str | Path, *, class_names: list[str] | None = None, preprocessing: Any = None
+    ) -> Path:
+        """Write this model as a model directory (model.safetensors + config.json); returns its path."""
+        from googlenet.weights.model_dir import save_pretrained
+
+        return save_pretrained(self, save_directory, class_names=class_names, preprocessing=preprocessing)
+
+    # -- the network ----------------------------------------------------------------------------------
+
+    def stages(self) -> list[tuple[str, nn.Module]]:
+        """The trunk in forward order, conv1 ... inception5b (with lrn1/lrn2 in the paper flavour)."""
+        return [(name, getattr(self, name)) for name in self._stage_names]
+
+    @property
+    def min_input_size(self) -> int:
+        """The smallest square input side every layer has an output for (15 torchvision, 31 paper/bn),
+        measured by forward passes on the meta device (`googlenet.models.shapes`)."""
+        if self._min_input_size is None:
+            from googlenet.models.shapes import smallest_input_side
+
+            self._min_input_size = smallest_input_side(self.config.flavour, self.config.naive)
+        return self._min_input_size
+
+    @min_input_size.setter
+    def min_input_size(self, side: int) -> None:
+        self._min_input_size = side
 
     def _check_input(self, x: Tensor) -> None:
-        if torch.jit.is_tracing():
-            return  # a trace fixes the input shape anyway; the checks would only add TracerWarnings
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return  # a trace or an export fixes the input's shape anyway
         if x.dim() != 4:
             raise ValueError(f"GoogLeNet expects a 4-d batch [N, C, H, W], got shape {tuple(x.shape)}")
         if x.shape[1] != self.in_chans:
@@ -188,7 +251,7 @@ class GoogLeNet(nn.Module):
         self._check_input(x)
         x = self.input_transform(x)
         aux_outputs: list[Tensor] = []
-        for name in self._trunk_names:
+        for name in self._stage_names:
             x = getattr(self, name)(x)
             if with_aux and name in self._aux_after:
                 aux_outputs.append(getattr(self, self._aux_after[name])(x))
@@ -215,10 +278,11 @@ class GoogLeNet(nn.Module):
         return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
-        """New, freshly initialised classifiers (main and aux) for `num_classes` classes: fine-tuning."""
-        _check_count("num_classes", num_classes)
-        self.num_classes = num_classes
-        self.config = GoogLeNetConfig(**{**self.config.to_dict(), "num_classes": num_classes})
+        """New, freshly initialised classifiers (main and aux) for `num_classes` classes: fine-tuning.
+        The old class names no longer apply and are dropped; the preprocessing stays."""
+        self.config = replace(self.config, num_classes=num_classes)  # checks the count
+        if getattr(self.metadata, "class_names", None) is not None:
+            self.metadata = replace(self.metadata, class_names=None)
         device = self.fc.weight.device
         self.fc = nn.Linear(self.num_features, num_classes, device=device)
         heads = [self.fc]
@@ -233,72 +297,27 @@ class GoogLeNet(nn.Module):
         """Remove the auxiliary classifiers (the paper discards them at inference)."""
         self.aux1 = None
         self.aux2 = None
-        self.aux_logits = False
-        self.config = GoogLeNetConfig(**{**self.config.to_dict(), "aux_logits": False})
+        self.config = replace(self.config, aux_logits=False)
 
 
-def _check_count(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+def _legacy_config(flavour: Any, options: dict[str, Any]) -> GoogLeNetConfig:
+    """GoogLeNet("bn", num_classes=...) as before the config was the constructor: still built, with a warning."""
+    warnings.warn(
+        "GoogLeNet(flavour, **options) is deprecated: pass a GoogLeNetConfig, or call googlenet(flavour, **options)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if flavour is not None:
+        options = {"flavour": flavour, **options}
+    return _config_from_options(options, "GoogLeNet")
 
 
-def _modules_for_row(
-    table_row: TableRow, spec: Flavour, channels: int, naive: bool
-) -> tuple[list[tuple[str, nn.Module]], int]:
-    """The module(s) one Table 1 row becomes, and the channel count after them."""
-    bn = spec.batch_norm
-    if table_row.type == "convolution":
-        if table_row.ch3x3_reduce:
-            reduce_name, conv_name = table_row.module_names
-            reduce = ConvBlock(channels, table_row.ch3x3_reduce, 1, batch_norm=bn)
-            patch = table_row.patch_size or 3
-            conv = ConvBlock(table_row.ch3x3_reduce, table_row.out_channels, patch, padding=patch // 2, batch_norm=bn)
-            return [(reduce_name, reduce), (conv_name, conv)], table_row.out_channels
-        patch, stride = table_row.patch_size or 1, table_row.stride or 1
-        conv = ConvBlock(channels, table_row.out_channels, patch, stride=stride, padding=patch // 2, batch_norm=bn)
-        return [(table_row.name, conv)], table_row.out_channels
-    if table_row.type == "max pool":
-        # Caffe rounds pooled sizes up; with no padding this gives Table 1's 112->56->28->14->7.
-        kernel = spec.maxpool4_kernel_size if table_row.name == "maxpool4" else table_row.patch_size or 3
-        return [(table_row.name, nn.MaxPool2d(kernel, stride=table_row.stride or 2, ceil_mode=True))], channels
-    if table_row.type == "inception":
-        module: InceptionModule | NaiveInceptionModule
-        if naive:
-            module = NaiveInceptionModule(
-                channels, table_row.ch1x1, table_row.ch3x3, table_row.ch5x5, bn, spec.branch3_kernel_size
-            )
-        else:
-            module = InceptionModule(channels, *table_row.inception_channels, bn, spec.branch3_kernel_size)
-        return [(table_row.name, module)], module.out_channels
-    raise ValueError(f"Table 1 row {table_row.name!r} has a type the trunk does not build: {table_row.type}")
-
-
-def _pooled_side(side: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
-    """Output side of a convolution or pooling window, by torch's own rule (ATen's pooling_output_shape)."""
-    numerator = side + 2 * padding - kernel + (stride - 1 if ceil_mode else 0)
-    out = numerator // stride + 1  # floor division rounds toward -inf, as ATen's div_rtn
-    # A ceil-mode window must start inside the input or its left padding.
-    if ceil_mode and (out - 1) * stride >= side + padding:
-        out -= 1
-    return out
-
-
-def _trunk_output_side(model: GoogLeNet, side: int) -> int | None:
-    """The side of 5b's output for a side x side input, or None if some layer would get no output."""
-    for name in model._trunk_names:
-        for module in getattr(model, name).modules():
-            if isinstance(module, (InceptionModule, NaiveInceptionModule)):
-                break  # every branch keeps the spatial size
-            if isinstance(module, nn.Conv2d):
-                kernel = module.kernel_size[0]
-                if side + 2 * module.padding[0] < kernel:  # type: ignore[operator]
-                    return None  # torch refuses a kernel larger than the padded input
-                side = _pooled_side(side, kernel, module.stride[0], module.padding[0], False)  # type: ignore[arg-type]
-            elif isinstance(module, nn.MaxPool2d):
-                side = _pooled_side(side, module.kernel_size, module.stride, module.padding, module.ceil_mode)  # type: ignore[arg-type]
-            if side < 1:
-                return None
-    return side
+def _config_from_options(options: dict[str, Any], caller: str) -> GoogLeNetConfig:
+    known = [field.name for field in fields(GoogLeNetConfig)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(f"{caller}() got unknown options {unknown}; known: {known} and init_weights")
+    return GoogLeNetConfig(**options)
 
 
 def _initialise(root: nn.Module, scheme: str) -> None:
@@ -325,7 +344,7 @@ def _initialise(root: nn.Module, scheme: str) -> None:
 def googlenet(
     flavour: str = "bn", num_classes: int = 1000, in_chans: int = IMAGE_CHANNELS, aux_logits: bool = True, **options: Any
 ) -> GoogLeNet:
-    """Build GoogLeNet.
+    """Build GoogLeNet: makes the `GoogLeNetConfig` and calls `GoogLeNet(config)`.
 
     Args:
         flavour: "bn" (default; conv-BN-ReLU, true 5x5, trains from scratch), "paper" (the BVLC Caffe
@@ -335,6 +354,12 @@ def googlenet(
         in_chans: image channels (1 for grayscale).
         aux_logits: build the two auxiliary classifiers (used in training mode only).
         **options: `dropout`, `aux_dropout`, `naive` (naive Inception modules), `transform_input`
-            (torchvision's ImageNet-normalisation conversion), `init_weights`.
+            (torchvision's ImageNet-normalisation conversion), `init_weights` (False: leave the weights
+            as torch made them, for loading a state_dict right after).
     """
-    return GoogLeNet(flavour=flavour, num_classes=num_classes, in_chans=in_chans, aux_logits=aux_logits, **options)
+    init_weights = options.pop("init_weights", True)
+    config = _config_from_options(
+        {"flavour": flavour, "num_classes": num_classes, "in_chans": in_chans, "aux_logits": aux_logits, **options},
+        "googlenet",
+    )
+    return GoogLeNet(config, init_weights=init_weights)

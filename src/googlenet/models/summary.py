@@ -158,7 +158,7 @@ def summarize(flavour: str = "bn", input_size: int = 224, naive: bool = False, i
         modules = [getattr(model, name) for name in names]
         patch_stride, depth, channels = _describe(modules)
         if table_row.type == "avg pool":  # global pooling: its window is whatever 5b's output is
-            height, width = shapes[model._trunk_names[-1]][2:]
+            height, width = shapes[model.stages()[-1][0]][2:]
             patch_stride = f"{height}x{width}/1"
         shape = shapes[names[-1]]
         output = "x".join(map(str, (*shape[2:], shape[1]))) if len(shape) == 4 else f"{shape[1]}"

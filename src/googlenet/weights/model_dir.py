@@ -1,4 +1,4 @@
-"""Weights in and out: model directories, safe checkpoint loading, torchvision's ImageNet weights.
+"""Model directories: save, load and check them; torchvision's ImageNet weights turned into one.
 
 A model directory is the Hugging Face Hub layout, so `huggingface_hub` can push and pull it, and it
 works fully offline as a plain local folder:
@@ -8,34 +8,28 @@ works fully offline as a plain local folder:
                          "model": GoogLeNetConfig fields, "class_names": [...] | null,
                          "preprocessing": Preprocessing fields | null}
 
-Nothing here unpickles arbitrary objects: weights are read from safetensors, and any `.pth`/`.pt`
-file goes through `load_checkpoint_file`, which uses `torch.load(weights_only=True)`. Such a file
-may hold tensors, dicts, lists, tuples, strings, numbers, booleans and None, and nothing else; in
-particular no numpy arrays. So a training checkpoint stores RNG states as:
-
-    torch.get_rng_state()                      as is (a uint8 tensor)
-    random.getstate()                          as is (a tuple of ints and None)
-    numpy.random.get_state()                   as (name, keys.tolist(), pos, has_gauss, cached_gaussian);
-                                               numpy.random.set_state accepts that tuple back
-    numpy Generator's bit_generator.state      as is (a dict of ints and strings)
+Checkpoint files are read through `googlenet.weights.loading` (weights-only; its names are
+re-exported here, where they lived before).
 """
 
 from __future__ import annotations
 
 import json
-import pickle
-import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 
 from googlenet.models.table import FLAVOURS
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig
-from googlenet.data.transforms import Preprocessing
+from googlenet.data.preprocessing import Preprocessing
+from googlenet.weights.loading import (  # noqa: F401 - re-exported: their documented home until now
+    load_checkpoint_file,
+    load_state_dict_checked,
+    state_dict_from_checkpoint,
+)
+from googlenet.weights.metadata import ModelMetadata, attach_metadata, metadata_of
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -63,9 +57,6 @@ _PREPROCESSING_FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "channel_order": (str,),
 }
 
-# Shown at most this many keys per kind of problem when a checkpoint does not fit a model.
-_KEYS_SHOWN = 12
-
 
 def save_pretrained(
     model: GoogLeNet,
@@ -76,20 +67,17 @@ def save_pretrained(
 ) -> Path:
     """Write `model` as a model directory (model.safetensors + config.json) and return its path.
 
-    `class_names` and `preprocessing` override the model's own `class_names` / `preprocessing`.
+    `class_names` and `preprocessing` override the model's own metadata record (`model.metadata`);
+    the model is not changed.
     """
     if not isinstance(model, GoogLeNet):
         raise TypeError(f"save_pretrained takes a googlenet.GoogLeNet, got {type(model).__name__}")
     directory = Path(directory)
-    class_names = model.class_names if class_names is None else class_names
-    preprocessing = model.preprocessing if preprocessing is None else preprocessing
-    document = {
-        "architecture": ARCHITECTURE,
-        "format_version": FORMAT_VERSION,
-        "model": model.config.to_dict(),
-        "class_names": None if class_names is None else list(class_names),
-        "preprocessing": None if preprocessing is None else preprocessing.to_dict(),
-    }
+    own = metadata_of(model)
+    metadata = ModelMetadata(own.class_names if class_names is None else tuple(class_names),
+                             own.preprocessing if preprocessing is None else preprocessing)
+    document = {"architecture": ARCHITECTURE, "format_version": FORMAT_VERSION, "model": model.config.to_dict(),
+                **metadata.to_dict()}
     # The same check as on loading: never write a directory that from_pretrained would refuse.
     _parse_config(document, directory / CONFIG_NAME)
 
@@ -101,25 +89,44 @@ def save_pretrained(
     return directory
 
 
-def from_pretrained(directory: str | Path, *, map_location: str | torch.device = "cpu") -> GoogLeNet:
-    """Build the model a model directory describes, load its weights, and return it in eval mode.
+def model_directory(path: str | Path) -> Path:
+    """The model directory at `path`: `path` itself, or a training run's `path/model`."""
+    path = Path(path)
+    own_config = path / CONFIG_NAME
+    if not own_config.is_file() or '"architecture"' not in _read_text_or_empty(own_config):
+        if (path / "model" / CONFIG_NAME).is_file():
+            return path / "model"
+    return path
 
-    The returned model carries the directory's `class_names` and `preprocessing`.
+
+def _read_text_or_empty(path: Path) -> str:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def from_pretrained(directory: str | Path, *, map_location: str | torch.device = "cpu") -> GoogLeNet:
+    """Build the model a model directory describes (through its `GoogLeNetConfig`), load its weights,
+    attach its class names and preprocessing, and return it in eval mode. A training run directory
+    loads its `model/`.
     """
-    directory = Path(directory)
+    directory = model_directory(directory)
     if not directory.is_dir():
         raise ValueError(f"{directory} is not a model directory (no such directory)")
     config_path = directory / CONFIG_NAME
-    config, class_names, preprocessing = read_config(config_path)
-    try:
-        model = GoogLeNet(**config.to_dict(), init_weights=False)
-    except ValueError as error:
-        raise ValueError(f"{config_path}: field 'model': {error}") from None
+    config, metadata = read_model_config(config_path)
+    model = GoogLeNet(config, init_weights=False)
     weights_path = directory / WEIGHTS_NAME
     load_state_dict_checked(model, load_checkpoint_file(weights_path), weights_path)
-    model.class_names = class_names
-    model.preprocessing = preprocessing
+    attach_metadata(model, metadata)
     return model.to(map_location).eval()
+
+
+def read_model_config(path: str | Path) -> tuple[GoogLeNetConfig, ModelMetadata]:
+    """Read and check a model directory's config.json: (network config, metadata record)."""
+    config, class_names, preprocessing = read_config(path)
+    return config, ModelMetadata(None if class_names is None else tuple(class_names), preprocessing)
 
 
 def read_config(path: str | Path) -> tuple[GoogLeNetConfig, list[str] | None, Preprocessing | None]:
@@ -159,7 +166,10 @@ def _parse_config(document: Any, path: Path) -> tuple[GoogLeNetConfig, list[str]
     fields = _checked_fields(document["model"], _MODEL_FIELD_TYPES, path, "model")
     if fields["flavour"] not in FLAVOURS:
         raise ValueError(f"{path}: field 'model.flavour' is {fields['flavour']!r}; choose one of: {', '.join(FLAVOURS)}")
-    config = GoogLeNetConfig(**fields)  # value checks (counts, rates) are GoogLeNet's, in from_pretrained
+    try:
+        config = GoogLeNetConfig(**fields)  # checks the values (counts, rates)
+    except ValueError as error:
+        raise ValueError(f"{path}: field 'model': {error}") from None
 
     class_names = document["class_names"]
     if class_names is not None:
@@ -209,148 +219,6 @@ def _checked_fields(
     return dict(values)
 
 
-def load_checkpoint_file(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """The one way this project reads a weights or checkpoint file: `.safetensors`, or `.pth`/`.pt`
-    through `torch.load(weights_only=True)`, which refuses any pickled object that is not plain data
-    (see the module docstring for what a checkpoint may hold). Every failure is a ValueError naming
-    the file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path} is empty (0 bytes): an interrupted download or save?")
-    if path.suffix == ".safetensors":
-        try:
-            return load_file(path, device=str(torch.device(map_location)))
-        except (SafetensorError, OSError) as error:
-            raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupt?): {error}") from None
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise ValueError(_refusal_message(path, str(error))) from None
-    except Exception as error:  # noqa: BLE001 - torch.load reports a damaged file with many exception types
-        detail = f"{type(error).__name__}: {error}".rstrip(": ")
-        raise ValueError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {detail}") from None
-    if not isinstance(checkpoint, dict):
-        raise ValueError(
-            f"{path}: expected a dict (a state_dict or a training checkpoint), got {type(checkpoint).__name__}"
-        )
-    return checkpoint
-
-
-def _refusal_message(path: Path, torch_message: str) -> str:
-    # torch's message goes on to suggest weights_only=False; this project never offers that.
-    culprit = re.search(r"GLOBAL ([\w.]+)", torch_message)
-    if culprit is None:
-        detail = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", torch_message, re.DOTALL)
-        reason = " ".join((detail.group(1) if detail else torch_message.splitlines()[0]).split())
-        return f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {reason}"
-    message = (
-        f"refused to load {path}: it holds pickled Python objects other than tensors and plain data, "
-        f"which could run code when loaded; only weights-only checkpoints are read (it asks for {culprit.group(1)})"
-    )
-    if "numpy" in culprit.group(1):
-        message += ". numpy arrays are not loaded: store numpy's RNG state as a list (see googlenet.weights.model_dir)"
-    return message
-
-
-def state_dict_from_checkpoint(checkpoint: Mapping[str, Any], source: str | Path) -> dict[str, torch.Tensor]:
-    """The state_dict inside `checkpoint`: the checkpoint itself, or its "model" or "state_dict" entry
-    (how torchvision's reference scripts and most trainers save one)."""
-    if checkpoint and all(isinstance(value, torch.Tensor) for value in checkpoint.values()):
-        return dict(checkpoint)
-    for key in ("model", "state_dict"):
-        inner = checkpoint.get(key)
-        if isinstance(inner, Mapping) and inner and all(isinstance(value, torch.Tensor) for value in inner.values()):
-            return dict(inner)
-    raise ValueError(
-        f"{source}: no state_dict found: expected a dict of tensors, or one under 'model' or 'state_dict'; "
-        f"top-level keys are {sorted(map(str, checkpoint))[:_KEYS_SHOWN]}"
-    )
-
-
-def load_state_dict_checked(model: torch.nn.Module, state_dict: Mapping[str, Any], source: str | Path) -> None:
-    """`model.load_state_dict(state_dict)`, but every mismatch is one ValueError naming `source`, the
-    keys, and the expected and found shapes, with a hint where the cause is recognisable. Nothing is
-    loaded when anything does not fit.
-    """
-    expected = model.state_dict()
-    not_tensors = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
-    # BatchNorm fills a missing num_batches_tracked itself (checkpoints from before it existed).
-    missing = [key for key in expected if key not in state_dict and not key.endswith("num_batches_tracked")]
-    unexpected = [key for key in state_dict if key not in expected]
-    mismatched = [
-        key for key, value in state_dict.items()
-        if key in expected and isinstance(value, torch.Tensor) and value.shape != expected[key].shape
-    ]
-    problems = []
-    if mismatched:
-        shapes = [
-            f"{key}: model {tuple(expected[key].shape)}, checkpoint {tuple(state_dict[key].shape)}" for key in mismatched
-        ]
-        problems.append(f"shape mismatch ({len(mismatched)}):" + _listed(shapes))
-    if missing:
-        problems.append(f"missing from the checkpoint ({len(missing)}):" + _listed(missing))
-    if unexpected:
-        problems.append(f"not in the model ({len(unexpected)}):" + _listed(unexpected))
-    if not_tensors:
-        problems.append(f"not tensors ({len(not_tensors)}):" + _listed(not_tensors))
-    if problems:
-        description = f"{type(model).__name__}"
-        if isinstance(model, GoogLeNet):
-            config = model.config
-            description += (f" (flavour {config.flavour!r}, {config.num_classes} classes, "
-                            f"in_chans {config.in_chans}, aux_logits {config.aux_logits})")
-        hints = _mismatch_hints(missing, unexpected, mismatched, state_dict, expected)
-        raise ValueError(
-            f"{source} does not fit the {description}:\n  " + "\n  ".join(problems)
-            + "".join(f"\n  hint: {hint}" for hint in hints)
-        )
-    try:
-        model.load_state_dict(state_dict, strict=True)
-    except RuntimeError as error:
-        raise ValueError(f"{source} does not fit the model: {error}") from None
-
-
-def _listed(lines: list[str]) -> str:
-    shown = "".join(f"\n    {line}" for line in lines[:_KEYS_SHOWN])
-    return shown + (f"\n    ... and {len(lines) - _KEYS_SHOWN} more" if len(lines) > _KEYS_SHOWN else "")
-
-
-def _mismatch_hints(
-    missing: list[str], unexpected: list[str], mismatched: list[str],
-    state_dict: Mapping[str, Any], expected: Mapping[str, torch.Tensor],
-) -> list[str]:
-    def is_aux(key: str) -> bool:
-        return key.startswith(("aux1.", "aux2."))
-
-    hints = []
-    if missing and all(map(is_aux, missing)):
-        hints.append("the checkpoint has no auxiliary heads: build the model with aux_logits=False "
-                     "(in config.json: model.aux_logits false)")
-    if unexpected and all(map(is_aux, unexpected)):
-        hints.append("the checkpoint has auxiliary heads the model lacks: build it with aux_logits=True, "
-                     "or drop the aux1.*/aux2.* entries")
-    if unexpected and all(key.startswith("module.") for key in unexpected):
-        hints.append("the keys start with 'module.': saved from a DistributedDataParallel wrapper; "
-                     "save model.module instead")
-    # The "5x5" branch's second convolution tells the flavours apart (pytorch/vision#906).
-    branch3_kernels = {
-        state_dict[key].shape[-1] for key in mismatched if ".branch3.1." in key and state_dict[key].dim() == 4
-    }
-    if 3 in branch3_kernels:
-        hints.append("the checkpoint's '5x5' branch is 3x3, as in torchvision's GoogLeNet (pytorch/vision#906): "
-                     "use flavour 'torchvision' (or `googlenet import-torchvision`)")
-    elif 5 in branch3_kernels:
-        hints.append("the checkpoint's '5x5' branch is a true 5x5: use flavour 'bn' or 'paper'")
-    if "fc.weight" in mismatched:
-        hints.append(f"the classifier has {state_dict['fc.weight'].shape[0]} outputs in the checkpoint and "
-                     f"{expected['fc.weight'].shape[0]} in the model: set num_classes accordingly, or load the rest "
-                     f"and call reset_classifier to fine-tune")
-    return hints
-
-
 def import_torchvision(
     checkpoint: str | Path, directory: str | Path, *, aux_logits: bool = False, transform_input: bool = True
 ) -> Path:
@@ -376,13 +244,14 @@ def import_torchvision(
     if not aux_logits:
         state_dict = {key: value for key, value in state_dict.items() if not key.startswith(("aux1.", "aux2."))}
     num_classes = state_dict["fc.weight"].shape[0]
-    model = GoogLeNet("torchvision", num_classes=num_classes, aux_logits=aux_logits, transform_input=transform_input,
-                      init_weights=False)
+    config = GoogLeNetConfig("torchvision", num_classes=num_classes, aux_logits=aux_logits,
+                             transform_input=transform_input)
+    model = GoogLeNet(config, init_weights=False)
     load_state_dict_checked(model, state_dict, checkpoint)
 
     imagenet = GoogLeNet_Weights.IMAGENET1K_V1
     transforms = imagenet.transforms()
-    model.preprocessing = Preprocessing(
+    preprocessing = Preprocessing(
         input_size=transforms.crop_size[0],
         resize_size=transforms.resize_size[0],
         mean=tuple(transforms.mean),
@@ -391,5 +260,6 @@ def import_torchvision(
         channel_order="RGB",
     )
     categories = imagenet.meta["categories"]
-    model.class_names = list(categories) if num_classes == len(categories) else None
+    attach_metadata(model, class_names=list(categories) if num_classes == len(categories) else None,
+                    preprocessing=preprocessing)
     return save_pretrained(model, directory)
