@@ -14,7 +14,7 @@ import torch
 
 from googlenet.training.trainer import LAST_CHECKPOINT, TrainConfig, Trainer, TrainingDiverged, train
 
-TINY = dict(train_subset=64, val_subset=48, batch_size=16, epochs=2, workers=0, amp="off", progress=False,
+TINY = dict(train_subset=64, val_subset=48, test_subset=32, batch_size=16, epochs=2, workers=0, amp="off", progress=False,
             tensorboard=True, seed=3)
 
 
@@ -22,35 +22,52 @@ def tiny_config(tmp_path: Path, **overrides) -> TrainConfig:
     return TrainConfig(output_dir=str(tmp_path / "run"), **{**TINY, **overrides})
 
 
-def test_a_run_writes_everything_a_user_expects(tmp_path):
+@pytest.mark.slow
+def test_a_run_writes_everything_and_names_the_split_of_every_figure(tmp_path, capsys):
     result = train(tiny_config(tmp_path))
     run = result.run_dir
     assert result.status == "finished" and result.epochs_done == 2
-    for name in ("config.json", "checkpoint_last.pt", "checkpoint_best.pt", "metrics.csv", "metrics.json",
-                 "curves.png", "confusion_matrix.png", "model/config.json", "model/model.safetensors",
+    for name in ("config.json", "checkpoint_last.pt", "checkpoint_previous.pt", "checkpoint_best.pt", "metrics.csv",
+                 "metrics.json", "curves.png", "confusion_matrix.png", "model/config.json", "model/model.safetensors",
                  "model/evaluation.json"):
         assert (run / name).is_file(), name
     assert any((run / "tensorboard").iterdir())
     history = json.loads((run / "metrics.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2]
-    assert {"train_loss", "val_top1", "val_top5", "ema_val_top1", "images_per_second", "data_seconds_per_step"} <= set(history[0])
-    assert 0 <= history[-1]["val_top1"] <= 100 and history[-1]["val_top5"] >= history[-1]["val_top1"]
+    assert {"train_loss", "validation_top1", "validation_top5", "ema_validation_top1", "test_top1", "test_weights",
+            "images_per_second", "data_seconds_per_step"} <= set(history[0])
+    assert not [key for key in history[0] if key.startswith(("val_", "ema_val_"))]
     assert (run / "metrics.csv").read_text().count("\n") == 3
+    # The kept weights are the best on validation: that epoch's better of raw and EMA.
+    scores = {(row["epoch"], weights): row[key] for row in history
+              for weights, key in (("raw", "validation_top1"), ("ema", "ema_validation_top1"))}
+    assert scores[(result.selected_epoch, result.selected_weights)] == max(scores.values())
     evaluation = json.loads((run / "model/evaluation.json").read_text())
-    assert evaluation["top1"] == pytest.approx(result.best_top1) and evaluation["count"] == 48
+    assert evaluation["selected_by"] == "validation top-1" == result.selected_by
+    assert evaluation["validation"]["count"] == 48 and evaluation["test"]["count"] == 32
+    assert evaluation["validation"]["top1"] == pytest.approx(max(scores.values()), abs=1e-3)
+    assert result.test["top1"] == pytest.approx(evaluation["test"]["top1"])
+    kept_row = history[result.selected_epoch - 1]
+    assert kept_row["test_weights"] == result.selected_weights
+    assert kept_row["test_top1"] == pytest.approx(result.test["top1"], abs=1e-3)  # the same weights, read back
+    out = capsys.readouterr().out
+    assert "validation accuracy (top-1)" in out and "test accuracy (top-1)" in out and "on 32 images" in out
 
 
-def run_with_stop_at(config: TrainConfig, stop_at_step: int, resume=None):
+def run_with_stop_at(config: TrainConfig, stop_at_step: int, monkeypatch, resume=None):
+    """Run as if Ctrl-C came during optimizer step `stop_at_step` (counting from 1 over the whole run)."""
+    import googlenet.training.loop as loop
+
     trainer = Trainer(config, resume=resume)
-    original = trainer.train_step
+    original = loop.train_step
 
-    def train_step(images, targets):
-        out = original(images, targets)
-        if trainer.global_step + 1 == stop_at_step:
+    def train_step(*args, **kwargs):
+        out = original(*args, **kwargs)
+        if trainer.state.position.global_step + 1 == stop_at_step:
             trainer.stop.request()  # what Ctrl-C does
         return out
 
-    trainer.train_step = train_step
+    monkeypatch.setattr(loop, "train_step", train_step)
     return trainer.run()
 
 
@@ -58,11 +75,12 @@ def final_weights(run_dir: Path) -> dict:
     return torch.load(run_dir / LAST_CHECKPOINT, weights_only=True)
 
 
-def test_an_interrupted_run_resumed_ends_with_the_same_weights(tmp_path):
+@pytest.mark.slow
+def test_an_interrupted_run_resumed_ends_with_the_same_weights(tmp_path, monkeypatch):
     straight = train(tiny_config(tmp_path / "a"))
-    interrupted = run_with_stop_at(tiny_config(tmp_path / "b"), stop_at_step=6)  # mid-epoch 2 (4 steps/epoch)
+    interrupted = run_with_stop_at(tiny_config(tmp_path / "b"), 6, monkeypatch)  # mid-epoch 2 (4 steps/epoch)
     assert interrupted.status == "interrupted"
-    position = final_weights(interrupted.run_dir)
+    position = final_weights(interrupted.run_dir)["position"]
     assert (position["epoch"], position["step_in_epoch"]) == (1, 2)
     resumed = train(tiny_config(tmp_path / "b"), resume=interrupted.run_dir)
     assert resumed.status == "finished"
@@ -71,14 +89,15 @@ def test_an_interrupted_run_resumed_ends_with_the_same_weights(tmp_path):
         assert torch.equal(expected["model"][key], got["model"][key]), key
     for key in expected["ema"]:
         assert torch.equal(expected["ema"][key], got["ema"][key]), key
-    assert expected["history"][-1]["val_top1"] == got["history"][-1]["val_top1"]
+    assert expected["history"][-1]["validation_top1"] == got["history"][-1]["validation_top1"]
     assert expected["history"][-1]["train_loss"] == got["history"][-1]["train_loss"]
 
 
+@pytest.mark.slow
 def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     config = tiny_config(tmp_path, epochs=3)
     trainer = Trainer(config)
-    original = trainer.criterion.forward
+    original = trainer.session.criterion.forward
     calls = {"n": 0}
 
     def poisoned(outputs, target):
@@ -86,18 +105,12 @@ def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_
         loss = original(outputs, target)
         return loss * float("nan") if calls["n"] == 6 else loss
 
-    monkeypatch.setattr(trainer.criterion, "forward", poisoned)
+    monkeypatch.setattr(trainer.session.criterion, "forward", poisoned)
     with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 2.*last good checkpoint"):
         trainer.run()
     kept = final_weights(Path(config.output_dir))
-    assert (kept["epoch"], kept["step_in_epoch"]) == (1, 0)
+    assert (kept["position"]["epoch"], kept["position"]["step_in_epoch"]) == (1, 0)
     assert all(torch.isfinite(value).all() for value in kept["model"].values() if value.is_floating_point())
-
-
-def test_resuming_with_another_flavour_is_refused(tmp_path):
-    first = train(tiny_config(tmp_path, epochs=1))
-    with pytest.raises(ValueError, match="flavour: checkpoint 'bn' vs this run 'paper'"):
-        train(tiny_config(tmp_path, epochs=2, flavour="paper"), resume=first.run_dir)
 
 
 def test_bad_training_options_are_named(tmp_path):
@@ -128,7 +141,7 @@ def cli(*args, **kwargs):
                           **kwargs)
 
 
-TINY_ARGS = ["--train-subset", "64", "--val-subset", "48", "--batch-size", "16", "--amp", "off", "--no-progress"]
+TINY_ARGS = ["--train-subset", "64", "--val-subset", "48", "--test-subset", "32", "--batch-size", "16", "--amp", "off", "--no-progress"]
 
 
 @pytest.mark.slow
@@ -143,12 +156,12 @@ def test_ctrl_c_leaves_a_resumable_checkpoint_and_resume_finishes(tmp_path):
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "resumable checkpoint written" in stdout and "Traceback" not in stderr
-    checkpoint = final_weights(run)
-    assert 1 <= checkpoint["epoch"] < 200
-    result = cli("train", "--resume", str(run), "--epochs", str(checkpoint["epoch"] + 1))
+    epochs_done = final_weights(run)["position"]["epoch"]
+    assert 1 <= epochs_done < 200
+    result = cli("train", "--resume", str(run), "--epochs", str(epochs_done + 1))
     assert result.returncode == 0, result.stderr
-    assert "test accuracy (top-1)" in result.stdout
-    assert len(json.loads((run / "metrics.json").read_text())) == checkpoint["epoch"] + 1
+    assert "validation accuracy (top-1)" in result.stdout and "test accuracy (top-1)" in result.stdout
+    assert len(json.loads((run / "metrics.json").read_text())) == epochs_done + 1
 
 
 @pytest.mark.slow
@@ -164,8 +177,8 @@ def test_two_processes_with_gloo_train_and_agree(tmp_path):
     history = json.loads((run / "metrics.json").read_text())
     assert [row["ranks_in_sync"] for row in history] == [True, True]
     checkpoint = final_weights(run)
-    assert checkpoint["world_size"] == 2 and checkpoint["global_step"] == 2 * 4  # 64 images / (8 x 2) per epoch
-    assert history[-1]["train_loss"] > 0
+    assert checkpoint["world_size"] == 2 and checkpoint["position"]["global_step"] == 2 * 4  # 64 / (8 x 2) per epoch
+    assert result.stdout.count("kept the") == 1  # only rank 0 prints the summary
 
 
 @pytest.mark.slow
@@ -204,6 +217,7 @@ def test_evaluate_and_predict_on_a_trained_run(tmp_path):
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
+@pytest.mark.slow
 def test_training_on_an_image_folder_with_a_broken_file(tmp_path):
     from PIL import Image
 

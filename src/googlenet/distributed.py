@@ -82,3 +82,19 @@ def broadcast_flag(flag: bool, context: DistributedContext) -> bool:
         value = value.to(context.device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item() > 0)
+
+
+def synchronize(context: DistributedContext) -> None:
+    """Wait until every process gets here (e.g. until rank 0 has written a file the others read)."""
+    if context.enabled:
+        dist.barrier()
+
+
+def parameters_in_sync(model: torch.nn.Module, context: DistributedContext) -> bool:
+    """Whether every process holds the same weights (DistributedDataParallel's promise, checked each epoch)."""
+    if not context.enabled:
+        return True
+    checksum = sum(parameter.detach().double().sum() for parameter in model.parameters())
+    extremes = torch.stack([checksum, -checksum]).to(context.device)
+    dist.all_reduce(extremes, op=dist.ReduceOp.MAX)
+    return bool((extremes[0] + extremes[1]).abs() <= 1e-9 * extremes[0].abs().clamp_min(1.0))

@@ -20,6 +20,7 @@ PREVIOUS_CHECKPOINT = "checkpoint_previous.pt"  # the last checkpoint before the
 BEST_CHECKPOINT = "checkpoint_best.pt"
 MODEL_DIR = "model"
 CONFIG_FILE = "config.json"
+RUN_FORMAT_KEY = "run_format"  # in config.json beside the TrainConfig from version 2 on; absent: version 1
 SCHEDULES = ("cosine", "paper")
 AMP_MODES = ("auto", "bf16", "off")
 FLAVOURS = tuple(_FLAVOUR_TABLE)

@@ -1,33 +1,41 @@
-"""What a training run writes besides checkpoints: per-epoch metrics (CSV, JSON, TensorBoard) and plots."""
+"""What a training run writes besides checkpoints, in one object: `RunOutputs`.
+
+    config.json             the run's TrainConfig
+    metrics.csv, .json      one row per epoch; every figure's name says its split (validation_top1, test_top1)
+    tensorboard/            the same rows as TensorBoard scalars
+    curves.png              loss and accuracy per epoch, each line labelled with its split
+    confusion_matrix.png    the kept weights on the test split (the validation split where there is no test)
+    model/                  the kept weights as a model directory, with evaluation.json
+
+Every file goes through googlenet.atomic_files: it appears whole or not at all, and the model directory
+is swapped in whole. Plots are drawn on `matplotlib.figure.Figure` objects, so the caller's pyplot
+backend is never switched. Only rank 0 makes a `RunOutputs`.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
+from googlenet.atomic_files import atomic_directory, atomic_path, write_text
+from googlenet.training.config import CHECKPOINT_VERSION, CONFIG_FILE, MODEL_DIR, RUN_FORMAT_KEY, TrainConfig
+
 CURVES_PLOT = "curves.png"
 CONFUSION_PLOT = "confusion_matrix.png"
+EVALUATION_FILE = "evaluation.json"
+# (key prefix in a metrics row, label in the plot); version-1 rows called the selection split "val".
+CURVES = (("train", "train"), ("validation", "validation"), ("ema_validation", "validation, EMA"),
+          ("test", "test (for information)"), ("val", "validation"), ("ema_val", "validation, EMA"))
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a crash never leaves a half-written file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-class RunLogger:
-    """Keeps a run directory's metrics.csv, metrics.json and TensorBoard events in step with `history`.
-
-    The history lives in the checkpoint too, so a resumed run rewrites these files from it and they
-    never hold an epoch the weights do not.
-    """
-
-    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
+class RunOutputs:
+    def __init__(self, run_dir: Path, *, tensorboard: bool = True) -> None:
         self.run_dir = run_dir
         self.writer = None
         if tensorboard:
@@ -38,61 +46,80 @@ class RunLogger:
             except ImportError:
                 warnings.warn("tensorboard is not installed: no TensorBoard events will be written", stacklevel=2)
 
-    def log_epoch(self, history: list[dict[str, Any]]) -> None:
+    def write_config(self, config: TrainConfig) -> None:
+        write_text(self.run_dir / CONFIG_FILE, json.dumps({**config.to_dict(), RUN_FORMAT_KEY: CHECKPOINT_VERSION}, indent=2))
+
+    def log_epochs(self, history: list[dict[str, Any]]) -> None:
+        """metrics.json, metrics.csv, the curves and the latest row's TensorBoard scalars, from `history`
+        (which lives in the checkpoint too, so these files never hold an epoch the weights do not)."""
         latest = history[-1]
         if self.writer is not None:
             for key, value in latest.items():
-                if isinstance(value, (int, float)) and key != "epoch":
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "epoch":
                     self.writer.add_scalar(key.replace("_", "/", 1), value, latest["epoch"])
             self.writer.flush()
-        write_atomically(self.run_dir / "metrics.json", json.dumps(history, indent=2))
+        write_text(self.run_dir / "metrics.json", json.dumps(history, indent=2))
         columns = list(dict.fromkeys(key for row in history for key in row))
-        temporary = self.run_dir / ".metrics.csv.tmp"
-        with temporary.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(history)
-        os.replace(temporary, self.run_dir / "metrics.csv")
+        table = io.StringIO()
+        writer = csv.DictWriter(table, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)
+        write_text(self.run_dir / "metrics.csv", table.getvalue())
+        self._save_figure(curves_figure(history), self.run_dir / CURVES_PLOT)
+
+    def write_model(self, model: nn.Module, evaluation: dict[str, Any]) -> None:
+        """Replace model/ with `model` (a plain CPU GoogLeNet with class names and preprocessing) and its
+        evaluation.json, in one swap."""
+        from googlenet.weights.model_dir import save_pretrained
+
+        with atomic_directory(self.run_dir / MODEL_DIR) as staging:
+            save_pretrained(model, staging)
+            (staging / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2))
+
+    def write_evaluation(self, evaluation: dict[str, Any]) -> None:
+        write_text(self.run_dir / MODEL_DIR / EVALUATION_FILE, json.dumps(evaluation, indent=2))
+
+    def write_confusion_matrix(self, matrix: list[list[int]], class_names: list[str], title: str) -> None:
+        self._save_figure(confusion_figure(matrix, class_names, title), self.run_dir / CONFUSION_PLOT)
+
+    @staticmethod
+    def _save_figure(figure: Any, path: Path) -> None:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format="png", dpi=100)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
 
 
-def plot_curves(history: list[dict[str, Any]], path: Path) -> None:
-    """Loss and accuracy per epoch, train and validation (and the averaged weights' if any)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def curves_figure(history: list[dict[str, Any]]) -> Any:
+    """Loss and top-1 per epoch for every split the rows hold, each line named by its split."""
+    from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, label in (("train_loss", "train"), ("val_loss", "validation"), ("ema_val_loss", "validation, EMA")):
-        if all(key in row for row in history):
-            loss_axes.plot(epochs, [row[key] for row in history], marker="o", label=label)
-    for key, label in (("train_top1", "train"), ("val_top1", "validation"), ("ema_val_top1", "validation, EMA")):
-        if all(key in row for row in history):
-            accuracy_axes.plot(epochs, [row[key] for row in history], marker="o", label=label)
+    figure = Figure(figsize=(11, 4), layout="tight")
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    for prefix, label in CURVES:
+        style = {"linestyle": "--"} if prefix == "test" else {}
+        for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "top1")):
+            key = f"{prefix}_{metric}"
+            if all(key in row for row in history):
+                axes.plot(epochs, [row[key] for row in history], marker="o", label=label, **style)
     loss_axes.set(xlabel="epoch", ylabel="loss", title="Loss")
     accuracy_axes.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="Accuracy")
     for axes in (loss_axes, accuracy_axes):
         axes.grid(alpha=0.3)
         axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return figure
 
 
-def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def confusion_figure(matrix: list[list[int]], class_names: list[str], title: str) -> Any:
+    from matplotlib.figure import Figure
 
     count = len(class_names)
     size = min(4 + count * 0.5, 30)
-    figure, axes = plt.subplots(figsize=(size, size))
+    figure = Figure(figsize=(size, size), layout="tight")
+    axes = figure.subplots()
     image = axes.imshow(matrix, cmap="Blues")
     figure.colorbar(image, ax=axes, fraction=0.046)
     if count <= 30:
@@ -104,6 +131,4 @@ def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path:
                 colour = "white" if value > peak / 2 else "black"
                 axes.text(predicted_index, true_index, str(value), ha="center", va="center", color=colour, fontsize=7)
     axes.set(xlabel="predicted", ylabel="true", title=title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return figure

@@ -1,0 +1,207 @@
+"""Checkpoints: a `RunState` to a file and back, exactly, on one process or many.
+
+Version 2 (this one) keeps every rank's random-number state (Python, torch, CUDA) and gives each rank its
+own back, the schedule as data, the epoch's running sums and the selection as named entries. Version 1
+(written before the trainer was split: one RNG state, LambdaLR, `epoch_sums` as a tensor read by index)
+still loads and resumes.
+
+Writing `checkpoint_last.pt` keeps the one before it as `checkpoint_previous.pt`, so a damaged latest
+file always has an older one to fall back on; both are written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from googlenet.atomic_files import AtomicWriteError, atomic_path, torch_save
+from googlenet.distributed import DistributedContext
+from googlenet.training.config import (
+    BEST_CHECKPOINT,
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    LAST_CHECKPOINT,
+    PREVIOUS_CHECKPOINT,
+    TrainConfig,
+)
+from googlenet.training.schedule import LearningRateSchedule
+from googlenet.training.state import EpochTotals, Position, RunState, Selection
+
+FALLBACK_ORDER = (LAST_CHECKPOINT, PREVIOUS_CHECKPOINT, BEST_CHECKPOINT)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed from; the message names the file and what to try instead."""
+
+
+def capture_rng() -> dict[str, Any]:
+    """This process's random-number state."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()  # this rank's device only
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def gather_rng(context: DistributedContext) -> list[dict[str, Any]]:
+    """Every rank's random-number state, in rank order (a collective: every rank calls it)."""
+    mine = capture_rng()
+    if not context.enabled:
+        return [mine]
+    gathered: list[Any] = [None] * context.world_size
+    dist.all_gather_object(gathered, mine)
+    return gathered
+
+
+def build_payload(state: RunState, config: TrainConfig, rng_by_rank: list[dict[str, Any]],
+                  model_record: dict[str, Any]) -> dict[str, Any]:
+    """Everything needed to continue `state` exactly. `model_record`: the model's config, classes and
+    preprocessing, to rebuild and check the model on resume."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        **model_record,
+        "train_config": config.to_dict(),
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "schedule": state.schedule.to_dict(),
+        "ema": state.ema.state_dict() if state.ema is not None else None,
+        "ema_warmup": state.ema.warmup if state.ema is not None else None,
+        "position": vars(state.position).copy(),
+        "totals": state.totals.to_dict(),
+        "selection": state.selection.to_dict(),
+        "history": state.history,
+        "rng_by_rank": rng_by_rank,
+        "world_size": len(rng_by_rank),
+    }
+
+
+def save_checkpoint(payload: dict[str, Any], run_dir: Path, *, best: bool = False) -> None:
+    """Write `checkpoint_last.pt` (the previous one becomes `checkpoint_previous.pt`) and, if `best`,
+    `checkpoint_best.pt`. A failure leaves the files as they were and names the path."""
+    last = run_dir / LAST_CHECKPOINT
+    _save(payload, last, keep_previous_as=run_dir / PREVIOUS_CHECKPOINT)
+    if best:
+        _save(payload, run_dir / BEST_CHECKPOINT)
+
+
+def _save(payload: dict[str, Any], path: Path, keep_previous_as: Path | None = None) -> None:
+    try:
+        with atomic_path(path) as temporary:
+            torch.save(payload, temporary)
+            if keep_previous_as is not None and path.exists():
+                os.replace(path, keep_previous_as)
+    except RuntimeError as error:  # torch's writer reports a full disk as a RuntimeError
+        raise AtomicWriteError(path, error) from error
+
+
+def checkpoint_path(resume: str | os.PathLike) -> Path:
+    """The checkpoint `--resume` names: a run directory's last checkpoint, or a checkpoint file itself."""
+    path = Path(resume)
+    return path if path.suffix in (".pt", ".pth") else path / LAST_CHECKPOINT
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint at `path`; a missing, damaged or foreign file is a CheckpointError naming it and
+    the next-older checkpoint of the run to try."""
+    from googlenet.weights.model_dir import load_checkpoint_file
+
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot resume: {path.parent} does not exist")
+        raise FileNotFoundError(f"cannot resume: {path} does not exist{_next_older(path)}")
+    try:
+        checkpoint = load_checkpoint_file(path)
+    except ValueError as error:
+        raise CheckpointError(f"cannot resume: {error}{_next_older(path)}") from None
+    if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"cannot resume: {path} is not a googlenet training checkpoint")
+    if checkpoint.get("version", 1) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"cannot resume: {path} was written by a newer googlenet (checkpoint version "
+                              f"{checkpoint['version']}); upgrade googlenet")
+    return checkpoint
+
+
+def _next_older(path: Path) -> str:
+    names = FALLBACK_ORDER[FALLBACK_ORDER.index(path.name) + 1:] if path.name in FALLBACK_ORDER else FALLBACK_ORDER
+    for name in names:
+        older = path.parent / name
+        if older.is_file() and older != path:
+            return f"; the next-older checkpoint of this run is {older}: resume from it with --resume {older}"
+    return "; this run has no older checkpoint to resume from"
+
+
+def check_fits(checkpoint: dict[str, Any], model: Any, path: Path) -> None:
+    """ValueError unless the checkpoint's network and classes are this run's."""
+    saved, wanted = checkpoint["model_config"], model.config.to_dict()
+    differing = [key for key in ("flavour", "num_classes", "in_chans", "aux_logits", "naive")
+                 if saved.get(key) != wanted.get(key)]
+    if differing:
+        details = ", ".join(f"{key}: checkpoint {saved.get(key)!r} vs this run {wanted.get(key)!r}" for key in differing)
+        raise ValueError(f"checkpoint {path} does not fit this run ({details})")
+    if checkpoint.get("class_names") not in (None, list(model.class_names or [])):
+        raise ValueError(f"checkpoint {path} was trained on classes {checkpoint['class_names']}, "
+                         f"this data set has {model.class_names}")
+
+
+def restore(state: RunState, checkpoint: dict[str, Any], context: DistributedContext, steps_per_epoch: int) -> bool:
+    """Load `checkpoint` into `state` and give this rank its own random-number state back (when the
+    number of processes is the one the checkpoint was written with). True if it did."""
+    if checkpoint.get("version", 1) == 1:
+        checkpoint = upgrade_version_1(checkpoint, steps_per_epoch)
+    state.model.load_state_dict(checkpoint["model"])
+    state.optimizer.load_state_dict(checkpoint["optimizer"])
+    state.schedule = LearningRateSchedule.from_dict(checkpoint["schedule"])
+    if state.ema is not None and checkpoint.get("ema") is not None:
+        state.ema.load_state_dict(checkpoint["ema"])
+        state.ema.warmup = bool(checkpoint.get("ema_warmup", True))
+    state.position = Position(**checkpoint["position"])
+    state.totals = EpochTotals.from_dict(checkpoint["totals"], state.totals.loss_sum.device)
+    state.selection = Selection.from_dict(checkpoint["selection"])
+    state.history = list(checkpoint["history"])
+    rng_by_rank = checkpoint["rng_by_rank"]
+    if len(rng_by_rank) != context.world_size or rng_by_rank[context.rank] is None:
+        return False
+    restore_rng(rng_by_rank[context.rank])
+    return True
+
+
+def upgrade_version_1(checkpoint: dict[str, Any], steps_per_epoch: int) -> dict[str, Any]:
+    """A version-1 checkpoint in version 2's terms. Its LambdaLR followed LearningRateSchedule's formula
+    for the config it was started with, its EMA had no warm-up, and its one RNG state was rank 0's."""
+    started = checkpoint["train_config"]
+    schedule = LearningRateSchedule.for_run(started.get("schedule", "cosine"), steps_per_epoch, started["epochs"],
+                                            started.get("warmup_epochs", 0.5))
+    loss_sum, correct, images, data_seconds = checkpoint["epoch_sums"].tolist()
+    history = checkpoint["history"]
+    best = checkpoint.get("best_top1")
+    # Version 1 chose weights on the split it called "val": the test split for built-in data sets
+    # (which a resumed run no longer selects on; see trainer.py), a validation folder for image folders.
+    selected_epoch = next((row["epoch"] for row in history
+                           if best in (row.get("val_top1"), row.get("ema_val_top1"))), None)
+    upgraded = {key: checkpoint[key] for key in ("model", "optimizer", "ema", "history", "train_config")}
+    upgraded.update(
+        schedule=schedule.to_dict(),
+        ema_warmup=False,
+        position={"epoch": checkpoint["epoch"], "step_in_epoch": checkpoint["step_in_epoch"],
+                  "global_step": checkpoint["global_step"]},
+        totals={"loss_sum": loss_sum, "correct": correct, "images": int(images), "data_seconds": data_seconds},
+        selection={"epoch": selected_epoch, "weights": checkpoint.get("best_weights", "raw"),
+                   "validation_top1": round(best, 3) if best is not None and best >= 0 else None},
+        rng_by_rank=[checkpoint["rng"]] + [None] * (checkpoint.get("world_size", 1) - 1),
+    )
+    for group in upgraded["optimizer"]["param_groups"]:
+        group.setdefault("initial_lr", group["lr"])
+    return upgraded

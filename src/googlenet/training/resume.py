@@ -1,0 +1,169 @@
+"""What `--resume` accepts, and what it refuses.
+
+A resumed run continues exactly: options that would change which samples it sees, in which order, or
+what the weights become (data, batch size, seed, flavour, input size, learning rate, ...) are refused,
+all differences listed at once. Options that only change where and how visibly it runs
+(`SAFE_TO_CHANGE_ON_RESUME`: workers, device, progress, TensorBoard, the data's location) are accepted.
+`--epochs` is accepted with the rule in schedule.py. Another number of processes is refused mid-epoch
+and accepted at an epoch boundary, where the sample order changes from then on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from googlenet.training.config import (
+    CONFIG_FILE,
+    LAST_CHECKPOINT,
+    RUN_FORMAT_KEY,
+    SAFE_TO_CHANGE_ON_RESUME,
+    TrainConfig,
+)
+
+# Version-1 runs recorded these as they were; reading them with today's meaning would change the run.
+IGNORED_FROM_VERSION_1 = ("val_fraction",)
+
+
+def run_directory(resume: str | os.PathLike) -> Path:
+    """The run directory `--resume` names: the directory itself, or a checkpoint file's directory."""
+    path = Path(resume)
+    return path.parent if path.suffix in (".pt", ".pth") else path
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / CONFIG_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"cannot resume: {path} does not exist (is {run_dir} a training run directory?)")
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"cannot resume: {path} is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"cannot resume: {path} does not hold a training configuration")
+    return values
+
+
+def resume_config(run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The TrainConfig the run in `run_dir` (or the run of the checkpoint file `run_dir`) was started
+    with, with `overrides` applied where they are safe; a ValueError lists every one that is not."""
+    directory = run_directory(run_dir)
+    saved = read_run_config(directory)
+    overrides = dict(overrides or {})
+    refuse_changes(saved, overrides, directory, version_1=RUN_FORMAT_KEY not in saved)
+    values = {**saved, **overrides, "output_dir": str(directory), "overwrite": False}
+    return TrainConfig.from_dict(values)
+
+
+def resolve_for_resume(config: TrainConfig, checkpoint: dict[str, Any], run_dir: Path,
+                       notes: list[str]) -> TrainConfig:
+    """The config a resumed run continues with: the checkpoint's, with the safe options of `config`
+    (unset epochs and flavour meaning "as the run had"); a ValueError lists any other change."""
+    saved = dict(checkpoint["train_config"])
+    version_1 = checkpoint.get("version", 1) == 1
+    if version_1:
+        from googlenet.data.builtin import builtin_name
+
+        if builtin_name(saved["data"]) is not None:
+            # Version 1 trained on the whole training set and chose weights on the test split.
+            saved["val_fraction"] = 0.0
+            checkpoint["selection"] = None
+            notes.append("this run was started by an earlier googlenet, which chose its weights on the test split; "
+                         "it continues on the whole training set, keeps its final weights, and reports the test "
+                         "split for information only")
+    wanted = config.to_dict()
+    for name in ("epochs", "flavour"):
+        if wanted[name] is None:
+            wanted[name] = saved.get(name)
+    refuse_changes(saved, wanted, run_dir, version_1=version_1)
+    safe = {name: wanted[name] for name in SAFE_TO_CHANGE_ON_RESUME}
+    return TrainConfig.from_dict({**saved, **safe, "output_dir": str(run_dir), "overwrite": False})
+
+
+def refuse_changes(saved: dict[str, Any], wanted: dict[str, Any], run_dir: Path, *, version_1: bool) -> None:
+    """ValueError listing the options in `wanted` that differ from the run's `saved` ones and would
+    change its path."""
+    ignored = IGNORED_FROM_VERSION_1 if version_1 else ()
+    defaults = TrainConfig().to_dict()
+    differences = []
+    for name, value in wanted.items():
+        if name not in defaults or name in SAFE_TO_CHANGE_ON_RESUME or name in ignored:
+            continue
+        before = saved.get(name, defaults[name])
+        if _normalised(value) != _normalised(before):
+            differences.append(f"--{name.replace('_', '-')} {_shown(value)} (the run has {_shown(before)})")
+    if differences:
+        safe = ", ".join("--" + name.replace("_", "-") for name in SAFE_TO_CHANGE_ON_RESUME)
+        raise ValueError(
+            f"cannot resume {run_dir} with changed options, which would change the run's samples or weights: "
+            f"{'; '.join(differences)}. Options safe to change on resume: {safe}. To train differently from "
+            f"its weights, start a new run with --init {run_dir}"
+        )
+
+
+def check_resume_processes(saved_world_size: int, world_size: int, epoch: int, step_in_epoch: int,
+                           run_dir: Path) -> str | None:
+    """Refuse another number of processes mid-epoch; at an epoch boundary return the message to print."""
+    if saved_world_size == world_size:
+        return None
+    if step_in_epoch:
+        raise ValueError(
+            f"cannot resume {run_dir} with {world_size} process(es): it stopped in the middle of epoch "
+            f"{epoch + 1} running {saved_world_size}, and another number would change the samples of the rest of "
+            f"that epoch. Resume it with {saved_world_size} process(es) (torchrun --nproc_per_node="
+            f"{saved_world_size})"
+        )
+    return (f"resuming with {world_size} process(es) where the run used {saved_world_size}, at the start of epoch "
+            f"{epoch + 1}: the sample order differs from here on, and the learning rate continues from its "
+            "current value (not rescaled for the new global batch)")
+
+
+def _normalised(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_normalised(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _shown(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def continue_from(session: Any, state: Any, checkpoint: dict[str, Any], notes: list[str]) -> None:
+    """Restore `state` from `checkpoint` and apply the resume rules: processes, and a new length."""
+    from googlenet.training.checkpoint import check_fits, restore
+    from googlenet.training.state import Selection
+
+    config, context = session.config, session.context
+    check_fits(checkpoint, state.model, session.run_dir / LAST_CHECKPOINT)
+    restore(state, checkpoint, context, session.steps_per_epoch)
+    if checkpoint.get("selection", True) is None:
+        state.selection = Selection()
+    position = state.position
+    message = check_resume_processes(checkpoint.get("world_size", 1), context.world_size, position.epoch,
+                                     position.step_in_epoch, session.run_dir)
+    if message:
+        notes.append(message)
+    if config.epochs < position.epoch:
+        raise ValueError(f"cannot resume {session.run_dir} with --epochs {config.epochs}: it has already trained "
+                         f"{position.epoch} epochs")
+    before = state.schedule
+    state.schedule = before.continued(position.global_step, position.epoch, config.epochs * session.steps_per_epoch,
+                                      session.steps_per_epoch)
+    if state.schedule.total_steps != before.total_steps:
+        notes.append(_length_note(before, state.schedule, position.global_step, config.epochs))
+
+
+def _length_note(before: Any, after: Any, step: int, epochs: int) -> str:
+    factor = before.factor(step)
+    if before.kind == "paper":
+        return f"--epochs {epochs}: the paper's schedule (x0.96 every 8 epochs) goes on to epoch {epochs}"
+    if factor == 0.0:
+        return (f"--epochs {epochs}: warning: this run's cosine schedule has reached learning rate 0, and a resumed "
+                "run never raises it, so the added epochs leave the weights as they are (BatchNorm statistics "
+                "aside). To train further from these weights, start a new run with --init on this run directory")
+    return (f"--epochs {epochs}: the cosine continues from the current learning rate (x{factor:.4f} of the peak) "
+            f"down to 0 at the end of epoch {epochs}; it never rises")

@@ -1,0 +1,202 @@
+"""Building a run: its directory checked, its data loaded, its model made (from random weights or from
+`--init`), frozen where asked, and the optimizer with its learning rates per group.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset, Subset
+
+from googlenet.training.config import CONFIG_FILE, LAST_CHECKPOINT, MODEL_DIR, TrainConfig
+
+# What a run writes (outputs.py, checkpoint.py): the only names `--overwrite` removes.
+RUN_FILES = (CONFIG_FILE, LAST_CHECKPOINT, "checkpoint_previous.pt", "checkpoint_best.pt", "metrics.csv",
+             "metrics.json", "curves.png", "confusion_matrix.png", MODEL_DIR, "tensorboard")
+HEAD_MODULES = ("fc", "aux1", "aux2")  # made anew for the data set's classes by --init
+
+
+def check_output_dir(run_dir: Path, overwrite: bool, *, is_main: bool) -> None:
+    """Refuse an output directory that is a file, or that holds a run, unless `overwrite` (then rank 0
+    removes that run's files, and only those)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--output-dir {run_dir} is a file, not a directory")
+    if not (run_dir / CONFIG_FILE).is_file() and not (run_dir / LAST_CHECKPOINT).is_file():
+        return
+    if not overwrite:
+        raise ValueError(f"{run_dir} already holds a training run: continue it with --resume {run_dir}, "
+                         "choose another --output-dir, or pass --overwrite to replace it")
+    if is_main:
+        for name in RUN_FILES:
+            path = run_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+
+def load_run_data(config: TrainConfig, input_size: int | None) -> Any:
+    """The data set as `DataSplits`, with the subsets the config asks for applied."""
+    from googlenet.data import load_data
+
+    data = load_data(
+        config.data, data_dir=config.data_dir, input_size=input_size, train_preset=config.train_preset,
+        random_erase=config.random_erase, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict,
+        download=config.download, hflip=config.hflip, batch_size=config.batch_size,
+    )
+    data.train = _first(data.train, config.train_subset)
+    data.validation = _first(data.validation, config.val_subset)
+    data.test = _first(data.test, config.test_subset)
+    if len(data.classes) < 2:
+        raise ValueError(f"{data.name} has one class only ({data.classes[0]!r}): a classifier needs two or more")
+    return data
+
+
+def _first(dataset: Dataset | None, count: int | None) -> Dataset | None:
+    if dataset is None or not count:
+        return dataset
+    return Subset(dataset, range(min(count, len(dataset))))  # type: ignore[arg-type]
+
+
+def build_model(config: TrainConfig, data: Any) -> tuple[nn.Module, str | None]:
+    """(the model to train with its class names and preprocessing attached, a description of the
+    initial weights or None for random ones)."""
+    from googlenet.models.network import GoogLeNet, googlenet
+
+    if config.init is None:
+        model = googlenet(config.flavour, num_classes=len(data.classes), in_chans=data.in_chans,
+                          aux_logits=config.aux_logits)
+        description = None
+    else:
+        from googlenet.weights.init import load_initial_weights
+
+        initial = load_initial_weights(config.init, num_classes=len(data.classes), in_chans=data.in_chans,
+                                       flavour=config.flavour)
+        model, description = initial.model, initial.description
+        if model.aux_logits and not config.aux_logits:
+            plain = GoogLeNet(model.config.__class__(**{**model.config.to_dict(), "aux_logits": False}),
+                              init_weights=False)
+            plain.load_state_dict({key: value for key, value in model.state_dict().items()
+                                   if not key.startswith(("aux1.", "aux2."))})
+            model = plain
+        if config.freeze_to is not None:
+            freeze_through(model, config.freeze_to)
+    model.class_names = list(data.classes)
+    model.preprocessing = data.preprocessing
+    return model, description
+
+
+def freeze_through(model: nn.Module, stage: str) -> list[str]:
+    """Stop training the input transform and the trunk up to and including `stage`; returns the frozen
+    stages' names. Their BatchNorm layers are kept in eval mode by the loop, so their statistics stay."""
+    names = [name for name, _ in model.stages()]
+    if stage not in names:
+        raise ValueError(f"--freeze-to {stage!r} is not a stage of this network; choose one of: {', '.join(names)}")
+    frozen = names[: names.index(stage) + 1]
+    for name in frozen:
+        getattr(model, name).requires_grad_(False)
+    return frozen
+
+
+def learning_rate_scales(model: nn.Module, config: TrainConfig) -> dict[str, float] | None:
+    """With --init: the pretrained modules train at pretrained_lr_scale x the new heads' rate."""
+    if config.init is None:
+        return None
+    return {name: config.pretrained_lr_scale for name, _ in model.named_children() if name not in HEAD_MODULES}
+
+
+def wrap_for_processes(model: nn.Module, config: TrainConfig, context: Any) -> nn.Module:
+    """The module the step runs: `model` itself, or under torchrun its DistributedDataParallel wrapper."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if not context.enabled:
+        return model
+    device = context.device
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def convert_sync_batch_norm(model: nn.Module, config: TrainConfig, context: Any) -> nn.Module:
+    if not (config.sync_batch_norm and context.enabled):
+        return model
+    if context.device.type != "cuda":
+        raise ValueError("--sync-batch-norm needs GPUs: torch's SyncBatchNorm runs on CUDA only")
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
+def seed_everything(seed: int, rank: int) -> None:
+    import random
+
+    random.seed(seed + rank)
+    torch.manual_seed(seed + rank)
+
+
+def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
+                  notes: list[str]) -> tuple[Any, Any, Any, TrainConfig]:
+    """(Session, RunState at the start, the data, the config with the flavour the model has) for `config`."""
+    from dataclasses import replace
+
+    from googlenet.models.loss import GoogLeNetLoss
+    from googlenet.training.ema import WeightAverage
+    from googlenet.training.loop import Session
+    from googlenet.training.schedule import LearningRateSchedule
+    from googlenet.training.state import EpochTotals, RunState
+    from googlenet.training.step import autocast_dtype_for, build_optimizer, prepare_model
+
+    seed_everything(config.seed, context.rank)
+    data = load_run_data(config, config.input_size)
+    model, description = build_model(config, data)
+    if description:
+        notes.append(f"initial weights: {description}")
+    if config.freeze_to:
+        notes.append(f"fixed: the network up to and including {config.freeze_to} (BatchNorm statistics too); the "
+                     f"pretrained layers after it train at {config.pretrained_lr_scale} x the classifier's rate")
+    config = replace(config, flavour=model.config.flavour)
+    global_batch = config.batch_size * context.world_size
+    steps_per_epoch = len(data.train) // global_batch
+    if steps_per_epoch == 0:
+        raise ValueError(f"the training set has {len(data.train)} images, fewer than one global batch of "
+                         f"{global_batch}; lower --batch-size")
+    model = prepare_model(convert_sync_batch_norm(model, config, context), config, context.device)
+    # Linear scaling rule (Goyal et al. 2017): --lr is given for a global batch of 128.
+    optimizer = build_optimizer(model, config, learning_rate_scales(model, config), lr=config.lr * global_batch / 128)
+    schedule = LearningRateSchedule.for_run(config.schedule, steps_per_epoch, config.epochs, config.warmup_epochs)
+    ema = WeightAverage(model, config.ema_decay) if config.ema_decay is not None else None
+    session = Session(
+        config=config, context=context, run_dir=run_dir, network=wrap_for_processes(model, config, context),
+        criterion=GoogLeNetLoss((config.aux_weight, config.aux_weight), config.label_smoothing),
+        autocast_dtype=autocast_dtype_for(config.amp, context.device), train_set=data.train,
+        steps_per_epoch=steps_per_epoch, num_classes=len(data.classes), stop=stop,
+    )
+    state = RunState(model, optimizer, schedule, ema, totals=EpochTotals().to(context.device))
+    return session, state, data, config
+
+
+def describe_start(session: Any, data: Any, notes: list[str]) -> list[str]:
+    """The lines printed when a run starts: the machine, the splits and what each is used for, the
+    defaults chosen from the data (with their reasons), and anything about the weights or the resume."""
+    lines = []
+    try:
+        from googlenet.machine import describe_machine
+
+        lines.append(f"machine: {describe_machine()}")
+    except ImportError:
+        pass
+    lines.append(f"data: {data.name}: {len(data.train):,} training images in {len(data.classes)} classes")
+    if data.validation is not None:
+        lines.append(f"validation: {len(data.validation):,} images ({data.validation_source}): chooses the epoch "
+                     "and raw or averaged weights to keep")
+    else:
+        lines.append("validation: none: the final weights are kept" +
+                     (", averaged (EMA)" if session.config.ema_decay is not None else ""))
+    if data.test is not None:
+        lines.append(f"test: {len(data.test):,} images: reported each epoch for information and once at the end "
+                     "on the kept weights; never used to choose")
+    lines += [f"  {decision}" for decision in getattr(data, "decisions", [])]
+    global_batch = session.config.batch_size * session.context.world_size
+    lines.append(f"{session.steps_per_epoch} steps of {global_batch} images per epoch"
+                 + (f" on {session.context.world_size} processes" if session.context.enabled else ""))
+    return lines + notes
