@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from googlenet.explain.inputs import ImageLike, as_model, model_input
 from googlenet.models.layers import InceptionModule, NaiveInceptionModule
-from googlenet.models.network import GoogLeNet, GoogLeNetConfig
+from googlenet.models.network import GoogLeNet
 from googlenet.models.table import paper_table
 
 BRANCHES = ("branch1", "branch2", "branch3", "branch4")
@@ -111,26 +111,18 @@ def inception_stages(model: GoogLeNet) -> list[tuple[str, nn.Module]]:
     return [(name, module) for name, module in stages if isinstance(module, (InceptionModule, NaiveInceptionModule))]
 
 
-@functools.lru_cache(maxsize=32)
-def _map_sizes(config: GoogLeNetConfig, input_size: int) -> tuple[tuple[str, tuple[int, int]], ...]:
-    with torch.device("meta"):
-        network = GoogLeNet(**config.to_dict(), init_weights=False).eval()
-    sizes: dict[str, tuple[int, int]] = {}
-    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: sizes.__setitem__(name, tuple(out.shape[2:])))
-             for name, module in inception_stages(network)]
-    try:
-        network(torch.empty(1, config.in_chans, input_size, input_size, device="meta"))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return tuple(sizes.items())
+@functools.lru_cache(maxsize=64)
+def _map_sizes(flavour: str, naive: bool, input_size: int) -> tuple[tuple[str, tuple[int, int]], ...]:
+    from googlenet.models.shapes import stage_shapes
+
+    return tuple((name, (height, width)) for name, (_, height, width) in stage_shapes(flavour, input_size, naive=naive).items()
+                 if name.startswith("inception"))
 
 
 def stage_map_sizes(model: GoogLeNet, input_size: int) -> dict[str, tuple[int, int]]:
-    """Each Inception module's output map (height, width) for a square input: one pass on the meta device."""
-    if input_size < model.min_input_size:
-        raise ValueError(f"input size {input_size} is below this model's minimum of {model.min_input_size}")
-    return dict(_map_sizes(model.config, input_size))
+    """Each Inception module's output map (height, width) for a square input (googlenet.models.shapes:
+    one pass on the meta device, once per flavour and size)."""
+    return dict(_map_sizes(model.config.flavour, model.config.naive, input_size))
 
 
 def default_gradcam_layer(map_sizes: dict[str, tuple[int, int]]) -> str:
