@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 
@@ -52,3 +53,50 @@ def write_idx_set(directory: Path, train: int = 12, test: int = 6, compress: boo
         else:
             (directory / name).write_bytes(data)
     return arrays
+
+
+def save_image(path: Path, mode: str = "RGB", size=(40, 30), seed: int = 0, **save_options) -> Path:
+    """An image file of random pixels, `size` = (width, height), in PIL `mode`, format from the suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(pixels).convert(mode).save(path, **save_options)
+    return path
+
+
+def image_tree(root: Path, classes=("cat", "dog"), per_class: int = 5, size=(40, 30), mode: str = "RGB") -> None:
+    """root/<class>/<index>.jpg|.png: `per_class` random images per class, JPEG and PNG alternately."""
+    for class_index, name in enumerate(classes):
+        for index in range(per_class):
+            suffix = ".png" if index % 2 else ".jpg"
+            save_image(root / name / f"{index}{suffix}", mode, size, seed=class_index * 100 + index)
+
+
+def write_model_dir(
+    directory: Path, class_names: list[str], *, in_chans: int = 3, input_size: int = 32, resize_size: int | None = None,
+    seed: int = 0,
+) -> nn.Module:
+    """A model directory of a small random-weight (real-scale) bn GoogLeNet; returns the model loaded from it."""
+    import googlenet
+    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.weights.model_dir import from_pretrained, save_pretrained
+
+    model = give_real_scale(googlenet.googlenet("bn", num_classes=len(class_names), in_chans=in_chans,
+                                                aux_logits=False), seed).eval()
+    mean, std = ((0.5,), (0.25,)) if in_chans == 1 else ((0.5, 0.45, 0.4), (0.25, 0.25, 0.25))
+    preprocessing = Preprocessing(input_size=input_size, resize_size=resize_size or input_size, mean=mean, std=std,
+                                  channel_order="L" if in_chans == 1 else "RGB")
+    save_pretrained(model, directory, class_names=class_names, preprocessing=preprocessing)
+    return from_pretrained(directory)
+
+
+def write_run_dir(run: Path, config: dict, class_names: list[str], *, epoch: int = 3, weights: str = "ema",
+                  **model_options) -> nn.Module:
+    """A training run directory as training leaves it: config.json (`config`, the TrainConfig's fields that
+    matter here) and model/ with its evaluation.json; returns the model."""
+    import json
+
+    model = write_model_dir(run / "model", class_names, **model_options)
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "model" / "evaluation.json").write_text(json.dumps({"epoch": epoch, "weights": weights}))
+    return model

@@ -4,6 +4,8 @@ and image folders, loaded and checked as `DataSplits` by `load_data`.
     preprocessing.py  the Preprocessing record (light: no PIL, no torchvision)
     transforms.py     the train presets (paper, small) and the eval preset
     images.py         the one image open-and-convert (load_image) and the up-front file check
+    batches.py        Batch(images, targets, skipped): unreadable images left out and named, never replaced
+    defaults.py       defaults chosen from the data (preset, input size, flips, channels), with reasons
     load.py           load_data; splits.py: DataSplits and the seeded per-class split
     builtin.py        the built-in sets (idx.py: MNIST family files, cifar.py: CIFAR archives, cache.py)
     folders.py        image folders; in_memory.py: the in-memory dataset the built-in sets use
@@ -28,6 +30,11 @@ _PUBLIC: dict[str, str] = {
     "train_preset_by_name": "googlenet.data.transforms",
     "paper_train_preset": "googlenet.data.transforms",
     "small_image_train_preset": "googlenet.data.transforms",
+    "UnreadableImage": "googlenet.data.images",
+    "ImageInfo": "googlenet.data.images",
+    "inspect_images": "googlenet.data.images",
+    "Batch": "googlenet.data.batches",
+    "collate_skipping_unreadable": "googlenet.data.batches",
     "load_image": "googlenet.data.images",
     "read_image": "googlenet.data.images",
     "to_model_channels": "googlenet.data.images",

@@ -10,19 +10,18 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 
 from googlenet.data.cache import DataFilesNotFound
 from googlenet.data.cifar import cifar_root
 from googlenet.data.idx import IDX_FILES, idx_root
 from googlenet.data.in_memory import InMemoryImageDataset
-from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from googlenet.data.splits import DataSplits
-from googlenet.data.transforms import eval_preset, train_preset_by_name
+from googlenet.data.defaults import check_enough_for_batches, choose_preprocessing
+from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from googlenet.data.splits import DataSplits, LoadOptions, held_out_description, split_per_class
 
 BUILTIN_DATASETS = ("fashion-mnist", "mnist", "kmnist", "cifar10", "cifar100")
-SMALL_IMAGE_INPUT_SIZE = 32  # 28x28 images are resized to 32, 32x32 ones stay
 
 # Per-channel mean and std of the training images scaled to [0, 1]. Fashion-MNIST measured here on the
 # 60,000 training images (0.28604, 0.35302); the others are the published values, which agree with the
@@ -41,18 +40,21 @@ DATASET_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 class BuiltinDataset:
     name: str
     dataset_class: type  # the torchvision dataset class that reads the files
-    mirror_safe: bool  # whether a horizontally flipped image still shows its class (not for digits, characters)
+    mirror_safe: bool  # whether a horizontally flipped image still shows its class
+    mirror_reason: str  # why (or why not), for DataSplits.decisions
     system_dir: str | None = None  # where an OS package installs the files
 
 
+_OBJECTS_MIRRORED = "a mirrored photograph of an object or animal shows the same class"
 _BUILTINS = {
     spec.name: spec
     for spec in (
-        BuiltinDataset("fashion-mnist", datasets.FashionMNIST, True, "/usr/share/datasets/fashion-mnist"),
-        BuiltinDataset("mnist", datasets.MNIST, False),
-        BuiltinDataset("kmnist", datasets.KMNIST, False),
-        BuiltinDataset("cifar10", datasets.CIFAR10, True),
-        BuiltinDataset("cifar100", datasets.CIFAR100, True),
+        BuiltinDataset("fashion-mnist", datasets.FashionMNIST, True,
+                       "a mirrored garment, shoe or bag is the same class", "/usr/share/datasets/fashion-mnist"),
+        BuiltinDataset("mnist", datasets.MNIST, False, "a mirrored digit is another symbol or none"),
+        BuiltinDataset("kmnist", datasets.KMNIST, False, "a mirrored character is another symbol or none"),
+        BuiltinDataset("cifar10", datasets.CIFAR10, True, _OBJECTS_MIRRORED),
+        BuiltinDataset("cifar100", datasets.CIFAR100, True, _OBJECTS_MIRRORED),
     )
 }
 _ALIASES = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar-100": "cifar100"}
@@ -67,53 +69,68 @@ def builtin_name(data: str | os.PathLike) -> str | None:
     return name if name in _BUILTINS else None
 
 
-def load_builtin(
-    name: str,
-    data_dir: str | os.PathLike | None,
-    input_size: int | None,
-    preset: str,
-    random_erase: float,
-    download: bool,
-) -> DataSplits:
+def load_builtin(name: str, data_dir: str | os.PathLike | None, options: LoadOptions) -> DataSplits:
     spec = _BUILTINS[name]
-    data_dir = Path(data_dir).expanduser() if data_dir is not None else None
-    if data_dir is not None and not data_dir.is_dir():
-        raise FileNotFoundError(f"data_dir {data_dir} is not a folder")
-    try:
-        root = idx_root(spec, data_dir, download) if name in IDX_DATASETS else cifar_root(spec, data_dir, download)
-    except DataFilesNotFound as error:
-        raise FileNotFoundError(_how_to_get(spec, error.looked_in)) from None
+    root = _files_root(spec, data_dir, options.download)
     train_set, test_set = (_open_builtin(spec, root, train) for train in (True, False))
-
-    mean, std = DATASET_STATS[name]
-    in_chans = len(mean)
-    input_size = input_size or SMALL_IMAGE_INPUT_SIZE
-    preprocessing = Preprocessing(
-        input_size=input_size, resize_size=input_size, mean=mean, std=std,
-        channel_order="L" if in_chans == 1 else "RGB",
-    )
-    preset = "small" if preset == "auto" else preset
-    train_transform = train_preset_by_name(
-        preset, input_size, mean, std, in_chans, hflip=spec.mirror_safe, random_erase=random_erase
-    )
     train_images, train_targets = _images_and_targets(train_set)
     test_images, test_targets = _images_and_targets(test_set)
     classes = list(train_set.classes)
-    for dataset, targets in ((train_set, train_targets), (test_set, test_targets)):
+    for split, targets in (("train", train_targets), ("test", test_targets)):
         if len(targets) and not 0 <= int(targets.min()) <= int(targets.max()) < len(classes):
             raise ValueError(
-                f"{name} {'train' if dataset.train else 'test'} labels in {root} run from {int(targets.min())} "
+                f"{name} {split} labels in {root} run from {int(targets.min())} "
                 f"to {int(targets.max())}; {name} has {len(classes)} classes (0..{len(classes) - 1})"
             )
+    mean, std = DATASET_STATS[name]
+    in_chans = len(mean)
+    if options.in_chans not in (None, in_chans):
+        raise ValueError(f"{name} has {in_chans}-channel images; in_chans={options.in_chans} is for image folders")
+    side = min(train_images.shape[-2:])
+    choice = choose_preprocessing([side], in_chans, mean, std, options,
+                                  mirror_safe=spec.mirror_safe, mirror_reason=spec.mirror_reason)
+
+    train_indices, validation_indices = list(range(len(train_targets))), []
+    source = f"none: val_fraction=0, training on all {len(train_targets):,} training images"
+    if options.val_fraction > 0:
+        train_indices, validation_indices = split_per_class(train_targets.tolist(), options.val_fraction, options.seed)
+        source = held_out_description(len(validation_indices), len(train_targets), options.val_fraction,
+                                      options.seed, "training images")
+    check_enough_for_batches(name, len(train_indices), options.batch_size)
+    validation = validation_images = None
+    if validation_indices:
+        chosen = torch.tensor(validation_indices)
+        validation = InMemoryImageDataset(train_images[chosen], train_targets[chosen], choice.eval_transform)
+        validation_images = Subset(train_set, validation_indices)  # (PIL image, label): no transform set
+    if len(train_indices) < len(train_targets):
+        chosen = torch.tensor(train_indices)
+        train_images, train_targets = train_images[chosen], train_targets[chosen]
     return DataSplits(
         name=name,
-        train=InMemoryImageDataset(train_images, train_targets, train_transform),
-        val=InMemoryImageDataset(test_images, test_targets, eval_preset(preprocessing)),
-        val_images=test_set,  # torchvision's dataset without a transform: (PIL "L"/"RGB" image, int label)
+        train=InMemoryImageDataset(train_images, train_targets, choice.train_transform),
+        validation=validation,
+        validation_images=validation_images,
         classes=classes,
         in_chans=in_chans,
-        preprocessing=preprocessing,
+        preprocessing=choice.preprocessing,
+        test=InMemoryImageDataset(test_images, test_targets, choice.eval_transform),
+        test_images=test_set,  # torchvision's dataset without a transform: (PIL "L"/"RGB" image, int label)
+        validation_source=source,
+        decisions=choice.decisions,
+        image_side=side,
     )
+
+
+def _files_root(spec: BuiltinDataset, data_dir: str | os.PathLike | None, download: bool) -> Path:
+    folder = Path(data_dir).expanduser() if data_dir is not None else None
+    if folder is not None and not folder.is_dir():
+        raise FileNotFoundError(f"data_dir {folder} is not a folder")
+    try:
+        if spec.name in IDX_DATASETS:
+            return idx_root(spec, folder, download)
+        return cifar_root(spec, folder, download)
+    except DataFilesNotFound as error:
+        raise FileNotFoundError(_how_to_get(spec, error.looked_in)) from None
 
 
 def _open_builtin(spec: BuiltinDataset, root: Path, train: bool) -> Dataset:

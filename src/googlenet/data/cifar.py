@@ -10,8 +10,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from torchvision.datasets.utils import extract_archive
-
 from googlenet.data.cache import DataFilesNotFound, cache_dir, fingerprint
 
 if TYPE_CHECKING:
@@ -26,10 +24,41 @@ def cifar_root(spec: BuiltinDataset, data_dir: Path | None, download: bool) -> P
     archive = root / dataset_class.filename
     if archive.is_file():
         return _extract_to_cache(archive, dataset_class.base_folder)
-    if download:
+    if download:  # torchvision checks the archive's published md5 before it extracts it
         dataset_class(str(root), train=True, download=True)
         return root
     raise DataFilesNotFound([root])
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive member would be written outside the extraction folder, or is a link or device file."""
+
+
+def extract_tar_safely(archive: Path, destination: Path) -> None:
+    """Extract a tar archive into `destination`, refusing members that would land outside it (../ paths,
+    absolute paths, links pointing out) or that are not plain files and folders: tarfile's `data` filter
+    (PEP 706), or the same checks done here on Pythons without it."""
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):
+            try:
+                tar.extractall(destination, filter="data")
+            except tarfile.FilterError as error:
+                raise UnsafeArchiveError(f"{archive}: refused to extract: {error}") from None
+            return
+        members = tar.getmembers()
+        for member in members:
+            _check_member(archive, member, destination)
+        tar.extractall(destination, members=members)
+
+
+def _check_member(archive: Path, member: tarfile.TarInfo, destination: Path) -> None:
+    if not (member.isfile() or member.isdir()):
+        raise UnsafeArchiveError(f"{archive}: refused to extract: {member.name!r} is a link or a special file")
+    target = (destination / member.name).resolve()
+    if member.name.startswith(("/", "\\")) or not target.is_relative_to(destination.resolve()):
+        raise UnsafeArchiveError(
+            f"{archive}: refused to extract: {member.name!r} would be written outside {destination}"
+        )
 
 
 def _extract_to_cache(archive: Path, folder: str) -> Path:
@@ -42,7 +71,7 @@ def _extract_to_cache(archive: Path, folder: str) -> Path:
     # extraction never leaves a partial folder under the final name.
     partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
     try:
-        extract_archive(str(archive), str(partial))
+        extract_tar_safely(archive, partial)
         if not (partial / folder).is_dir():
             raise ValueError(f"{archive}: has no {folder}/ folder inside; not the right archive")
         try:
@@ -50,6 +79,8 @@ def _extract_to_cache(archive: Path, folder: str) -> Path:
         except OSError:
             if not (root / folder).is_dir():  # else another process finished first
                 raise
+    except UnsafeArchiveError:
+        raise
     except (OSError, EOFError, tarfile.TarError) as error:  # a cut-off .gz ends in EOFError
         raise ValueError(f"{archive}: cannot be extracted ({error}); the archive is damaged") from error
     finally:

@@ -1,25 +1,22 @@
-"""Image folders: DIR/train/<class>/* with DIR/val/<class>/*, or DIR/<class>/* split here; every file checked
-before training starts."""
+"""Image folders: DIR/train/<class>/* with DIR/val/<class>/* (and optionally DIR/test/<class>/*), or
+DIR/<class>/* with the validation split carved here; every file checked before training starts."""
 
 from __future__ import annotations
 
 import copy
-import functools
 import os
+import statistics
 import warnings
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from torchvision import datasets
 from torchvision.datasets.vision import StandardTransform
 
-from googlenet.data.images import find_unreadable_images, load_image
-from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from googlenet.data.splits import DataSplits, SkippedImagesWarning, split_per_class
-from googlenet.data.transforms import eval_preset, train_preset_by_name
-
-IMAGE_FOLDER_INPUT_SIZE = 224  # Table 1's input
+from googlenet.data.defaults import channels_for, check_enough_for_batches, choose_preprocessing
+from googlenet.data.images import GRAYSCALE_MODES, ImageInfo, UnreadableImage, inspect_images, load_image
+from googlenet.data.splits import DataSplits, LoadOptions, SkippedImagesWarning, held_out_description, split_per_class
 
 
 class VerifiedImageFolder(datasets.DatasetFolder):
@@ -27,29 +24,24 @@ class VerifiedImageFolder(datasets.DatasetFolder):
 
     Hidden files and folders (.DS_Store, .ipynb_checkpoints) are ignored. Every other file must be a
     readable image in any format PIL opens; the others are left out of `samples` and listed in `rejected`
-    as (path, problem). Images come converted to the model's channels (`to_model_channels`). An image that
-    passes the check but fails to decode later (damaged in the middle of its data) is replaced by the
-    next one with a warning naming it, or with `strict`, raises a ValueError naming it: never a crash in
-    the middle of an epoch.
+    as (path, problem). `info` holds each kept file's size and mode. Images come converted to `in_chans`
+    channels (`load_image`). An image that passes the check but fails to decode later (damaged in the middle
+    of its data, or since) comes as `UnreadableImage(path, reason)` in place of the image, never replaced by
+    another one; with `strict` it raises a ValueError naming it.
     """
 
     def __init__(
-        self,
-        root: str | os.PathLike,
-        *,
-        in_chans: int = 3,
-        transform: Callable | None = None,
-        strict: bool = False,
+        self, root: str | os.PathLike, *, in_chans: int = 3, transform: Callable | None = None, strict: bool = False,
     ) -> None:
         self.strict = strict
-        super().__init__(
-            str(root), loader=functools.partial(load_image, in_chans=in_chans), transform=transform,
-            is_valid_file=self._is_visible, allow_empty=True,
-        )
-        problems = find_unreadable_images([path for path, _ in self.samples])
-        self.rejected = [(path, problems[path]) for path, _ in self.samples if path in problems]
-        self.samples = [(path, target) for path, target in self.samples if path not in problems]
+        self.in_chans = in_chans
+        super().__init__(str(root), loader=self._load, transform=transform, is_valid_file=self._is_visible,
+                         allow_empty=True)
+        found = inspect_images([path for path, _ in self.samples])
+        self.rejected = [(path, found[path].problem) for path, _ in self.samples if found[path].problem]
+        self.samples = [(path, target) for path, target in self.samples if found[path].problem is None]
         self.targets = [target for _, target in self.samples]
+        self.info: dict[str, ImageInfo] = {path: found[path] for path, _ in self.samples}
 
     def find_classes(self, directory: str | os.PathLike) -> tuple[list[str], dict[str, int]]:
         classes = class_folders(directory)
@@ -63,6 +55,9 @@ class VerifiedImageFolder(datasets.DatasetFolder):
     def _is_visible(self, path: str) -> bool:
         return not any(part.startswith(".") for part in Path(os.path.relpath(path, self.root)).parts)
 
+    def _load(self, path: str) -> object:
+        return load_image(path, self.in_chans)
+
     def subset(self, indices: Sequence[int], transform: Callable | None) -> VerifiedImageFolder:
         """The samples at `indices`, with `transform`; the files are not checked again."""
         part = copy.copy(self)
@@ -73,71 +68,108 @@ class VerifiedImageFolder(datasets.DatasetFolder):
         return part
 
     def __getitem__(self, index: int) -> tuple[object, int]:
-        if not -len(self.samples) <= index < len(self.samples):
-            raise IndexError(f"index {index} is out of range for {len(self.samples)} images")
-        for offset in range(len(self.samples)):
-            path, target = self.samples[(index + offset) % len(self.samples)]
-            try:
-                image = self.loader(path)
-            except Exception as error:  # any decoder failure, see image_file_problem
-                if self.strict:
-                    raise ValueError(f"{path}: cannot decode the image ({error})") from error
-                warnings.warn(
-                    f"{path}: cannot decode the image ({error}); using the next one instead", SkippedImagesWarning
-                )
-                continue
-            if self.transform is not None:
-                image = self.transform(image)
-            return image, target
-        raise ValueError(f"none of the {len(self.samples)} images in {self.root} can be decoded")
+        path, target = self.samples[index]
+        try:
+            image = self.loader(path)
+        except Exception as error:  # any decoder failure, see image_file_problem
+            if self.strict:
+                raise ValueError(f"{path}: cannot decode the image ({error})") from error
+            return UnreadableImage(path, f"cannot decode the image ({error})"), target
+        return (self.transform(image) if self.transform is not None else image), target
 
 
-def load_image_folder(
-    folder: Path, input_size: int | None, preset: str, random_erase: float, val_fraction: float, seed: int,
-    strict: bool,
-) -> DataSplits:
-    has_train, has_val = (folder / "train").is_dir(), (folder / "val").is_dir()
-    if has_val and not has_train:
-        raise ValueError(f"{folder} has a val/ folder but no train/ folder")
-    mean, std = IMAGENET_MEAN, IMAGENET_STD
-    in_chans = 3
-    input_size = input_size or IMAGE_FOLDER_INPUT_SIZE
-    preprocessing = Preprocessing(
-        input_size=input_size, resize_size=round(input_size * 256 / 224), mean=mean, std=std, channel_order="RGB"
-    )
-    train_transform = train_preset_by_name(
-        "paper" if preset == "auto" else preset, input_size, mean, std, in_chans, random_erase=random_erase
-    )
-    eval_transform = eval_preset(preprocessing)
+# --- The layout ----------------------------------------------------------------------------------------
 
-    if has_train and has_val:
-        _check_same_classes(folder / "train", folder / "val")
-        train_folder = VerifiedImageFolder(folder / "train", in_chans=in_chans, strict=strict)
-        val_folder = VerifiedImageFolder(folder / "val", in_chans=in_chans, strict=strict)
-        _report_rejected(folder, train_folder.rejected + val_folder.rejected, strict)
-        for part in (train_folder, val_folder):
+
+class FolderLayout:
+    """The folders an image folder's splits come from, opened and checked (classes alike, none empty)."""
+
+    def __init__(self, folder: Path, options: LoadOptions) -> None:
+        has = {name: (folder / name).is_dir() for name in ("train", "val", "test")}
+        if (has["val"] or has["test"]) and not has["train"]:
+            extra = "val/" if has["val"] else "test/"
+            raise ValueError(f"{folder} has a {extra} folder but no train/ folder")
+        source = folder / "train" if has["train"] else folder
+        for other in ("val", "test"):
+            if has[other]:
+                _check_same_classes(source, folder / other)
+        self.train = VerifiedImageFolder(source, strict=options.strict)
+        self.val = VerifiedImageFolder(folder / "val", strict=options.strict) if has["val"] else None
+        self.test = VerifiedImageFolder(folder / "test", strict=options.strict) if has["test"] else None
+        opened = [part for part in (self.train, self.val, self.test) if part is not None]
+        _report_rejected(folder, [item for part in opened for item in part.rejected], options.strict)
+        for part in opened:
             _check_no_empty_classes(part)
-        all_train, all_val = range(len(train_folder)), range(len(val_folder))
-    else:
-        # DIR/train alone is split like a single folder.
-        source = folder / "train" if has_train else folder
-        train_folder = val_folder = VerifiedImageFolder(source, in_chans=in_chans, strict=strict)
-        _report_rejected(folder, train_folder.rejected, strict)
-        _check_no_empty_classes(train_folder)
-        all_train, all_val = split_per_class(train_folder.targets, val_fraction, seed)
-        if not all_val:
+        self.folder = folder
+        self.classes = list(self.train.classes)
+        if len(self.classes) < 2:
             raise ValueError(
-                f"{folder}: val_fraction={val_fraction} holds out no image (every class has fewer than 2); "
-                "add images or give train/ and val/ folders"
+                f"{source} holds one class folder ({self.classes[0]}): a classifier needs at least two classes, "
+                f"each in its own folder ({source}/<class>/<images>)"
             )
+
+    def set_channels(self, in_chans: int) -> None:
+        for part in (self.train, self.val, self.test):
+            if part is not None:
+                part.in_chans = in_chans
+
+    def validation_indices(self, options: LoadOptions) -> tuple[list[int], list[int], str]:
+        """(train indices, validation indices, where the validation split comes from) in `self.train`, or in
+        `self.val` for the validation indices when there is a val/ folder."""
+        everything = list(range(len(self.train)))
+        if self.val is not None:
+            return everything, list(range(len(self.val))), f"the val/ folder: {len(self.val):,} images"
+        if options.val_fraction == 0:
+            return everything, [], f"none: val_fraction=0, training on all {len(self.train):,} images"
+        train, held_out = split_per_class(self.train.targets, options.val_fraction, options.seed)
+        if not held_out:
+            raise ValueError(
+                f"{self.folder}: val_fraction={options.val_fraction} holds out no image (every class has fewer "
+                "than 2); add images or give train/ and val/ folders"
+            )
+        where = "training images in " + str(self.train.root)
+        return train, held_out, held_out_description(len(held_out), len(self.train), options.val_fraction,
+                                                     options.seed, where)
+
+    def image_sides(self) -> list[int]:
+        return [min(info.size) for info in self.train.info.values()]
+
+    def grayscale_share(self) -> float:
+        modes = Counter(info.mode for info in self.train.info.values())
+        return sum(count for mode, count in modes.items() if mode in GRAYSCALE_MODES) / max(1, len(self.train))
+
+
+def load_image_folder(folder: Path, options: LoadOptions) -> DataSplits:
+    layout = FolderLayout(folder, options)
+    channel_decisions: list[str] = []
+    in_chans, mean, std = channels_for(layout.grayscale_share(), len(layout.train), options.in_chans,
+                                       channel_decisions)
+    choice = choose_preprocessing(layout.image_sides(), in_chans, mean, std, options)
+    layout.set_channels(in_chans)
+    train_indices, validation_indices, validation_source = layout.validation_indices(options)
+    check_enough_for_batches(str(folder), len(train_indices), options.batch_size)
+    validation_source_folder = layout.val if layout.val is not None else layout.train
+    validation = images = None
+    if validation_indices:
+        validation = validation_source_folder.subset(validation_indices, choice.eval_transform)
+        images = validation_source_folder.subset(validation_indices, None)
+    test = layout.test
+    everything = range(len(test)) if test is not None else range(0)
     return DataSplits(
         name=str(folder),
-        train=train_folder.subset(all_train, train_transform),
-        val=val_folder.subset(all_val, eval_transform),
-        val_images=val_folder.subset(all_val, None),
-        classes=list(train_folder.classes),
-        in_chans=in_chans,
-        preprocessing=preprocessing,
+        train=layout.train.subset(train_indices, choice.train_transform),
+        validation=validation,
+        validation_images=images,
+        classes=layout.classes,
+        in_chans=choice.in_chans,
+        preprocessing=choice.preprocessing,
+        test=test.subset(everything, choice.eval_transform) if test is not None else None,
+        test_images=test.subset(everything, None) if test is not None else None,
+        validation_source=validation_source,
+        decisions=channel_decisions + choice.decisions,
+        image_side=round(statistics.median(layout.image_sides())),
+        unreadable={name: part.rejected for name, part in (("train", layout.train), ("validation", layout.val),
+                                                           ("test", layout.test)) if part is not None},
     )
 
 
@@ -146,20 +178,18 @@ def class_folders(directory: str | os.PathLike) -> list[str]:
     return sorted(entry.name for entry in os.scandir(directory) if entry.is_dir() and not entry.name.startswith("."))
 
 
-def _check_same_classes(train_dir: Path, val_dir: Path) -> None:
-    train_classes, val_classes = set(class_folders(train_dir)), set(class_folders(val_dir))
-    if train_classes != val_classes:
-        only_train, only_val = sorted(train_classes - val_classes), sorted(val_classes - train_classes)
+def _check_same_classes(train_dir: Path, other_dir: Path) -> None:
+    train_classes, other_classes = set(class_folders(train_dir)), set(class_folders(other_dir))
+    if train_classes != other_classes:
+        only_train, only_other = sorted(train_classes - other_classes), sorted(other_classes - train_classes)
         raise ValueError(
-            f"{train_dir} and {val_dir} must hold the same class folders; "
-            f"only in train: {_few(only_train)}; only in val: {_few(only_val)}"
+            f"{train_dir} and {other_dir} must hold the same class folders; "
+            f"only in {train_dir.name}: {_few(only_train)}; only in {other_dir.name}: {_few(only_other)}"
         )
 
 
 def _check_no_empty_classes(folder: VerifiedImageFolder) -> None:
-    counts = defaultdict(int)
-    for target in folder.targets:
-        counts[target] += 1
+    counts = Counter(folder.targets)
     empty = [name for name, index in folder.class_to_idx.items() if counts[index] == 0]
     if len(empty) == len(folder.classes):
         raise ValueError(f"no readable images in {folder.root} (class folders: {_few(folder.classes)})")
@@ -180,7 +210,7 @@ def _report_rejected(folder: Path, rejected: list[tuple[str, str]], strict: bool
     files = f"{len(rejected)} file(s) in {folder} that are not readable images: {shown}{more}"
     if strict:
         raise ValueError(f"found {files}. Remove or replace them, or load without strict to skip them")
-    warnings.warn(f"skipping {files}", SkippedImagesWarning, stacklevel=4)
+    warnings.warn(f"skipping {files}", SkippedImagesWarning, stacklevel=5)
 
 
 def _few(names: Sequence[str], limit: int = 10) -> str:

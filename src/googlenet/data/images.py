@@ -11,12 +11,24 @@ import io
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
 ImageSource = str | os.PathLike | bytes | BinaryIO
+
+
+@dataclass(frozen=True)
+class UnreadableImage:
+    """What a dataset gives in place of an image whose file cannot be decoded: never another image.
+
+    `collate_skipping_unreadable` leaves these out of a batch and lists them in `Batch.skipped`.
+    """
+
+    path: str
+    reason: str
 
 
 def load_image(source: ImageSource, in_chans: int = 3) -> Image.Image:
@@ -96,6 +108,39 @@ def _on_black(image: Image.Image) -> Image.Image:
 # --- Checking files up front ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the up-front check of one file found: its problem (None for a readable image), else its size
+    (width, height) and PIL mode."""
+
+    problem: str | None
+    size: tuple[int, int] = (0, 0)
+    mode: str = ""
+
+
+def inspect_image(path: str | os.PathLike) -> ImageInfo:
+    """Whether `path` is a readable image, and its size and mode (see `image_file_problem`)."""
+    try:
+        file_size = os.path.getsize(path)
+    except OSError as error:
+        return ImageInfo(f"unreadable ({error.strerror})")
+    if file_size == 0:
+        return ImageInfo("empty file")
+    try:
+        with Image.open(path) as image:
+            image_format, size, mode = image.format, image.size, image.mode
+            image.verify()
+        if image_format == "PNG" or (image_format == "JPEG" and _ends_with_jpeg_end_marker(path)):
+            return ImageInfo(None, size, mode)
+        with Image.open(path) as image:
+            image.load()
+    except Image.UnidentifiedImageError:
+        return ImageInfo("not an image")
+    except Exception as error:  # PIL raises OSError, SyntaxError, struct.error... depending on the format
+        return ImageInfo(f"damaged ({error})")
+    return ImageInfo(None, size, mode)
+
+
 def image_file_problem(path: str | os.PathLike) -> str | None:
     """Why `path` is not a readable image ("empty file", "not an image", "damaged (...)"), None if it is.
 
@@ -103,25 +148,7 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
     decoding; a JPEG must end with its end-of-image marker (FF D9), which a truncated one lacks (verify()
     does not look at JPEG data). Other formats, and JPEGs with data after the marker, are decoded fully.
     """
-    try:
-        size = os.path.getsize(path)
-    except OSError as error:
-        return f"unreadable ({error.strerror})"
-    if size == 0:
-        return "empty file"
-    try:
-        with Image.open(path) as image:
-            image_format = image.format
-            image.verify()
-        if image_format == "PNG" or (image_format == "JPEG" and _ends_with_jpeg_end_marker(path)):
-            return None
-        with Image.open(path) as image:
-            image.load()
-    except Image.UnidentifiedImageError:
-        return "not an image"
-    except Exception as error:  # PIL raises OSError, SyntaxError, struct.error... depending on the format
-        return f"damaged ({error})"
-    return None
+    return inspect_image(path).problem
 
 
 def _ends_with_jpeg_end_marker(path: str | os.PathLike) -> bool:
@@ -130,17 +157,21 @@ def _ends_with_jpeg_end_marker(path: str | os.PathLike) -> bool:
         return file.read(2) == b"\xff\xd9"
 
 
-def find_unreadable_images(paths: Sequence[str], workers: int = 8, chunk: int = 10_000) -> dict[str, str]:
-    """{path: problem} for the files in `paths` that are not readable images (see `image_file_problem`).
+def inspect_images(paths: Sequence[str], workers: int = 8, chunk: int = 10_000) -> dict[str, ImageInfo]:
+    """{path: ImageInfo} for every file in `paths` (see `inspect_image`).
 
     About 60 us a file from the page cache (PNG and JPEG); threads, because from a cold disk the check
     waits on reads, and PIL releases the GIL while it reads and decodes. Paths go to the pool in chunks
     so that an ImageNet-sized folder does not queue a million futures at once.
     """
-    problems: dict[str, str] = {}
+    found: dict[str, ImageInfo] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for start in range(0, len(paths), chunk):
             part = paths[start:start + chunk]
-            found = zip(part, pool.map(image_file_problem, part))
-            problems.update((path, problem) for path, problem in found if problem is not None)
-    return problems
+            found.update(zip(part, pool.map(inspect_image, part)))
+    return found
+
+
+def find_unreadable_images(paths: Sequence[str], workers: int = 8) -> dict[str, str]:
+    """{path: problem} for the files in `paths` that are not readable images."""
+    return {path: info.problem for path, info in inspect_images(paths, workers).items() if info.problem is not None}

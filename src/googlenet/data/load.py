@@ -2,7 +2,8 @@
 
     splits = load_data("fashion-mnist")          # or mnist, kmnist, cifar10, cifar100
     splits = load_data("path/to/images")         # DIR/train/<class>/*, DIR/val/<class>/*  or  DIR/<class>/*
-    loader = DataLoader(splits.train, batch_size=128, shuffle=True)
+    loader = DataLoader(splits.train, batch_size=128, shuffle=True, collate_fn=collate_skipping_unreadable)
+    for images, targets, skipped in loader: ...  # skipped: (path, reason) of images that failed to decode
 
 Everything that can be wrong with the data (missing or truncated files, unreadable images, empty class
 folders, train and val with different classes) is found by `load_data`, before training starts.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from googlenet.data.builtin import BUILTIN_DATASETS, builtin_name, load_builtin
 from googlenet.data.folders import load_image_folder
-from googlenet.data.splits import DataSplits
+from googlenet.data.splits import DataSplits, LoadOptions, check_val_fraction
 from googlenet.data.transforms import TRAIN_PRESETS
 
 
@@ -28,24 +29,35 @@ def load_data(
     random_erase: float = 0.0,
     val_fraction: float = 0.1,
     seed: int = 0,
+    hflip: bool | None = None,
+    in_chans: int | None = None,
+    batch_size: int | None = None,
     strict: bool = False,
     download: bool = False,
 ) -> DataSplits:
-    """Load a built-in data set (`BUILTIN_DATASETS`) or an image folder.
+    """Load a built-in data set (`BUILTIN_DATASETS`) or an image folder, with defaults chosen from the data
+    (listed with their reasons in the result's `decisions`).
 
-    data: a built-in name, or the path (str or Path) of an image folder laid out as DIR/train/<class>/* plus
-        DIR/val/<class>/* (ImageNet's layout), or DIR/<class>/* (split here into train and val). A folder
+    data: a built-in name, or the path (str or Path) of an image folder laid out as DIR/train/<class>/* with
+        DIR/val/<class>/* (ImageNet's layout) and optionally DIR/test/<class>/*, or DIR/<class>/*. A folder
         whose name is a built-in name must be given as a path (./mnist).
     data_dir: built-in sets only: the folder holding the data set's files (the four IDX files, gzipped or
         not, or torchvision's layout; for CIFAR the python archive or its extracted folder).
         Default: /usr/share/datasets/fashion-mnist for Fashion-MNIST (Debian's dataset-fashion-mnist),
         else what an earlier download left in the cache.
-    input_size: the model's input side. Default 32 for the built-in sets (28x28 images are resized, and
-        evaluation does not crop), 224 for image folders (evaluation resizes to 256/224 of it and crops).
-    train_preset: "paper", "small" or "auto" ("small" for the built-in sets, "paper" for image folders).
-    random_erase: the probability of random erasing in the training preset (`presets.random_erasing`).
-    val_fraction, seed: for an image folder without a val folder: the share of each class held out for
-        validation, chosen at random with `seed` (the same split on every run and every process).
+    input_size: the model's input side. Default: from the images (32 for the 28x28 and 32x32 built-in sets;
+        224 for images of 256 px and more). Small images are evaluated whole (resized to input_size), larger
+        ones resized to 256/224 of it and centre-cropped.
+    train_preset: "paper", "small" or "auto" (from the images' size: "small" up to 64 px, else the paper's
+        crops with the area bounded to 25-100%).
+    random_erase: the probability of random erasing in the training preset (`transforms.random_erasing`).
+    val_fraction, seed: the share of each class of the training images held out as the validation split,
+        chosen at random with `seed` (the same split on every run and every process), for built-in sets and
+        folders without val/. 0: no validation split (train on everything).
+    hflip: random horizontal flips in training. None: only for data sets known to be mirror-safe
+        (Fashion-MNIST, CIFAR), never for image folders.
+    in_chans: image folders: 1 (grayscale) or 3 (RGB). None: 1 where every training image is grayscale.
+    batch_size: the (global) training batch; a training split smaller than a few batches is an error.
     strict: image folders: raise on unreadable image files instead of skipping them with a warning.
     download: built-in sets: download the files with torchvision where they are not found.
     """
@@ -53,9 +65,12 @@ def load_data(
         raise ValueError(f"unknown train preset {train_preset!r}; choose one of auto, {', '.join(TRAIN_PRESETS)}")
     if input_size is not None and (not isinstance(input_size, int) or input_size < 1):
         raise ValueError(f"input_size must be a positive integer, got {input_size!r}")
+    check_val_fraction(val_fraction)
+    options = LoadOptions(input_size, train_preset, random_erase, val_fraction, seed, hflip, in_chans, batch_size,
+                          strict, download)
     builtin = builtin_name(data)
     if builtin is not None:
-        return load_builtin(builtin, data_dir, input_size, train_preset, random_erase, download)
+        return load_builtin(builtin, data_dir, options)
     folder = Path(data).expanduser()
     if not folder.exists():
         raise ValueError(
@@ -66,6 +81,4 @@ def load_data(
         raise ValueError(f"{data} is a file; give a built-in data set name or an image folder")
     if data_dir is not None:
         raise ValueError(f"data_dir is for the built-in data sets; an image folder is given as data itself ({data})")
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    return load_image_folder(folder, input_size, train_preset, random_erase, val_fraction, seed, strict)
+    return load_image_folder(folder, options)

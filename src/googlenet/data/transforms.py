@@ -70,19 +70,21 @@ def paper_train_preset(
     *,
     hflip: bool = True,
     random_erase: float = 0.0,
+    crop_scale: tuple[float, float] = PAPER_CROP_SCALE,
 ) -> v2.Compose:
     """The paper's training augmentation (section 6): random-area, random-aspect crops resized with a random
     interpolation, horizontal flips and photometric distortions.
 
     `in_chans=1` leaves out saturation and hue, which do not exist for grayscale. `hflip=False` for data
     whose mirror image is another class (digits, characters). `random_erase`: see `random_erasing`.
+    `crop_scale`: the crops' share of the image's area (the paper's 8%-100% by default).
     """
     from torchvision.transforms import v2
 
     _check_channels(in_chans, mean, std)
     crops = [
         v2.RandomResizedCrop(
-            input_size, scale=PAPER_CROP_SCALE, ratio=PAPER_CROP_RATIO, interpolation=v2.InterpolationMode(mode)
+            input_size, scale=crop_scale, ratio=PAPER_CROP_RATIO, interpolation=v2.InterpolationMode(mode)
         )
         for mode in PAPER_INTERPOLATIONS
     ]
@@ -146,10 +148,13 @@ def train_preset_by_name(
     *,
     hflip: bool = True,
     random_erase: float = 0.0,
+    crop_scale: tuple[float, float] = PAPER_CROP_SCALE,
 ) -> v2.Compose:
-    """The training preset called `name` (one of TRAIN_PRESETS)."""
+    """The training preset called `name` (one of TRAIN_PRESETS); `crop_scale` is the paper preset's."""
     if name == "paper":
-        return paper_train_preset(input_size, mean, std, in_chans, hflip=hflip, random_erase=random_erase)
+        return paper_train_preset(
+            input_size, mean, std, in_chans, hflip=hflip, random_erase=random_erase, crop_scale=crop_scale
+        )
     if name == "small":
         _check_channels(in_chans, mean, std)
         return small_image_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase)

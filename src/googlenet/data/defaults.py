@@ -1,0 +1,160 @@
+"""Defaults chosen from the data, each recorded with its reason in `DataSplits.decisions`.
+
+The train preset follows the images' size: random-area crops (the paper's) cut away most of a 32x32
+picture, so small images get the small preset (shifts of a few pixels), large ones the paper's crops with
+the area bounded so that a crop keeps most of a small object. Horizontal flips are off unless asked for or
+the data set is known to be mirror-safe: a mirrored digit or character is another symbol or none. The input
+size follows the images when it is not given. A data set smaller than a few batches is refused, not trained
+for one silent step an epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from googlenet.data.preprocessing import (
+    IMAGENET_GRAY_MEAN,
+    IMAGENET_GRAY_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Preprocessing,
+)
+from googlenet.data.splits import LoadOptions
+from googlenet.data.transforms import PAPER_CROP_SCALE, eval_preset, train_preset_by_name
+
+SMALL_IMAGE_SIDE = 64  # images whose median shorter side is at most this get the small preset
+SMALL_INPUT_MIN = 32  # the smallest input chosen (GoogLeNet's trunk needs 31 px)
+LARGE_INPUT_SIZE = 224  # Table 1's input, for images of 256 px and more
+# A crop keeps at least a quarter of the image's area, i.e. at least half of its width and height, where
+# the paper draws from 8%: on a data set of photos with one small object each, an 8% crop often misses it.
+BOUNDED_CROP_SCALE = (0.25, 1.0)
+MIN_BATCHES_PER_EPOCH = 4
+
+
+@dataclass
+class PreprocessingChoice:
+    """What the loaders build the splits with, and why."""
+
+    in_chans: int
+    preprocessing: Preprocessing
+    train_transform: Callable
+    eval_transform: Callable
+    decisions: list[str] = field(default_factory=list)
+
+
+def describe_sides(sides: Sequence[int]) -> str:
+    ordered = sorted(sides)
+    median = ordered[len(ordered) // 2]
+    if ordered[0] == ordered[-1]:
+        return f"images are {ordered[0]} px on their shorter side"
+    return f"images are {ordered[0]} to {ordered[-1]} px on their shorter side (median {median})"
+
+
+def choose_preprocessing(
+    sides: Sequence[int],
+    in_chans: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    options: LoadOptions,
+    *,
+    mirror_safe: bool | None = None,
+    mirror_reason: str = "",
+) -> PreprocessingChoice:
+    """The preset, input size and flips for training images whose shorter sides are `sides`.
+
+    mirror_safe: whether a mirrored image of this data set still shows its class (None: not known, as for
+    any image folder); mirror_reason says why, for the decision's text.
+    """
+    sizes = describe_sides(sides)
+    median = sorted(sides)[len(sides) // 2]
+    decisions = []
+    preset = options.train_preset
+    if preset == "auto":
+        preset = "small" if median <= SMALL_IMAGE_SIDE else "paper"
+        why = ("shifts of up to 4 px; random-area crops would cut away most of an image this small"
+               if preset == "small" else "the paper's random-area crops, flips aside, and photometric distortions")
+        decisions.append(f"{sizes}: preset {preset} ({why})")
+    else:
+        decisions.append(f"preset {preset}, as given")
+    crop_scale = PAPER_CROP_SCALE
+    if preset == "paper" and options.train_preset == "auto":
+        crop_scale = BOUNDED_CROP_SCALE
+        decisions.append(f"crops of {crop_scale[0]:.0%} to {crop_scale[1]:.0%} of the image's area, not the paper's "
+                         f"{PAPER_CROP_SCALE[0]:.0%}: a crop keeps at least half of each side, so most of a small object")
+
+    input_size = options.input_size
+    if input_size is None:
+        input_size, why = _input_size_for(median)
+        decisions.append(f"input size {input_size}: {why}")
+    hflip = _flips(options.hflip, mirror_safe, mirror_reason, decisions)
+
+    whole_image = median <= SMALL_IMAGE_SIDE  # small images are seen whole at evaluation: resized, not cropped
+    preprocessing = Preprocessing(
+        input_size=input_size, resize_size=input_size if whole_image else round(input_size * 256 / 224),
+        mean=tuple(mean), std=tuple(std), channel_order="L" if in_chans == 1 else "RGB",
+    )
+    train_transform = train_preset_by_name(
+        preset, input_size, mean, std, in_chans, hflip=hflip, random_erase=options.random_erase, crop_scale=crop_scale,
+    )
+    return PreprocessingChoice(in_chans, preprocessing, train_transform, eval_preset(preprocessing), decisions)
+
+
+def _input_size_for(median_side: int) -> tuple[int, str]:
+    if median_side <= SMALL_IMAGE_SIDE:
+        size = max(SMALL_INPUT_MIN, math.ceil(median_side / 8) * 8)
+        return size, f"the images' median shorter side ({median_side} px) rounded up to a multiple of 8, at least 32"
+    if median_side >= 256:
+        return LARGE_INPUT_SIZE, f"Table 1's input; the images (median shorter side {median_side} px) are larger"
+    size = max(SMALL_IMAGE_SIDE, min(LARGE_INPUT_SIZE, math.floor(median_side * 224 / 256 / 8) * 8))
+    return size, (f"224/256 of the images' median shorter side ({median_side} px), as Table 1's 224 crop of "
+                  "256, to a multiple of 8")
+
+
+def _flips(asked: bool | None, mirror_safe: bool | None, mirror_reason: str, decisions: list[str]) -> bool:
+    if asked is not None:
+        decisions.append(f"horizontal flips {'on' if asked else 'off'}, as given")
+        return asked
+    if mirror_safe:
+        decisions.append(f"horizontal flips on: {mirror_reason}")
+        return True
+    reason = mirror_reason or "not known to be mirror-safe (digits, characters and text are not)"
+    decisions.append(f"no horizontal flips: {reason}; pass hflip=True (--hflip) to enable")
+    return False
+
+
+def channels_for(
+    grayscale_share: float, count: int, asked: int | None, decisions: list[str],
+) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
+    """(in_chans, mean, std) for an image folder: grayscale where every image is, RGB otherwise."""
+    if asked is not None:
+        if asked not in (1, 3):
+            raise ValueError(f"in_chans must be 1 (grayscale) or 3 (RGB), got {asked}")
+        in_chans = asked
+        decisions.append(f"{in_chans} input channel(s), as given")
+    elif grayscale_share == 1.0:
+        in_chans = 1
+        decisions.append(f"all {count:,} training images are grayscale: 1 input channel")
+    else:
+        in_chans = 3
+        colour = count - round(grayscale_share * count)
+        decisions.append(f"{colour:,} of {count:,} training images are in colour: 3 input channels (RGB)")
+    if in_chans == 1:
+        return 1, IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
+    return 3, IMAGENET_MEAN, IMAGENET_STD
+
+
+def check_enough_for_batches(name: str, train_count: int, batch_size: int | None) -> None:
+    """A training split smaller than MIN_BATCHES_PER_EPOCH batches is an error naming a batch size that fits."""
+    if batch_size is None:
+        return
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if train_count < MIN_BATCHES_PER_EPOCH * batch_size:
+        fits = train_count // MIN_BATCHES_PER_EPOCH
+        advice = f"use a batch size of {fits} or less, or add images" if fits >= 2 else "add images"
+        raise ValueError(
+            f"{name}: the training split holds {train_count:,} images, fewer than {MIN_BATCHES_PER_EPOCH} batches "
+            f"of {batch_size} (an epoch would be {train_count // batch_size} step(s)); {advice}"
+        )

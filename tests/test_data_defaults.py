@@ -1,0 +1,81 @@
+"""Defaults chosen from the data (preset, crop scale, input size, flips, channels), each recorded with its reason,
+on folders written here."""
+
+import pytest
+from torchvision.transforms import v2
+
+from googlenet.data import IMAGENET_MEAN, load_data
+from googlenet.data.defaults import BOUNDED_CROP_SCALE, choose_preprocessing
+from googlenet.data.preprocessing import IMAGENET_GRAY_MEAN
+from googlenet.data.splits import LoadOptions
+from helpers import image_tree, save_image
+
+
+def steps(splits):
+    return splits.train.transform.transforms
+
+
+def has_flips(splits) -> bool:
+    return any(isinstance(step, v2.RandomHorizontalFlip) for step in steps(splits))
+
+
+def test_small_grayscale_images_get_the_small_preset_one_channel_and_no_flips(tmp_path):
+    image_tree(tmp_path / "digits", classes=("one", "seven"), per_class=5, size=(28, 28), mode="L")
+    splits = load_data(tmp_path / "digits", val_fraction=0.2)
+    assert splits.in_chans == 1 and splits.preprocessing.channel_order == "L"
+    assert splits.preprocessing.mean == IMAGENET_GRAY_MEAN
+    assert (splits.preprocessing.input_size, splits.preprocessing.resize_size) == (32, 32)  # seen whole
+    assert isinstance(steps(splits)[1], v2.RandomCrop) and not has_flips(splits)  # the small preset
+    assert splits.decisions == [
+        "all 10 training images are grayscale: 1 input channel",
+        "images are 28 px on their shorter side: preset small (shifts of up to 4 px; random-area crops would cut "
+        "away most of an image this small)",
+        "input size 32: the images' median shorter side (28 px) rounded up to a multiple of 8, at least 32",
+        "no horizontal flips: not known to be mirror-safe (digits, characters and text are not); pass hflip=True "
+        "(--hflip) to enable",
+    ]
+    image, _ = splits.train[0]
+    assert image.shape == (1, 32, 32)
+    pil, _ = splits.validation_images[0]
+    assert pil.mode == "L"
+
+
+def test_large_images_get_the_papers_crops_bounded_and_table_1s_input(tmp_path):
+    image_tree(tmp_path / "photos" / "train", per_class=3, size=(300, 260))
+    image_tree(tmp_path / "photos" / "val", per_class=1, size=(300, 260))
+    splits = load_data(tmp_path / "photos", hflip=True)
+    assert splits.in_chans == 3 and splits.preprocessing.mean == IMAGENET_MEAN
+    assert (splits.preprocessing.input_size, splits.preprocessing.resize_size) == (224, 256)
+    crops = steps(splits)[0]
+    assert isinstance(crops, v2.RandomChoice) and {crop.scale for crop in crops.transforms} == {BOUNDED_CROP_SCALE}
+    assert has_flips(splits)
+    assert splits.decisions[0] == "6 of 6 training images are in colour: 3 input channels (RGB)"
+    assert splits.decisions[1].startswith("images are 260 px on their shorter side: preset paper")
+    assert splits.decisions[2].startswith("crops of 25% to 100% of the image's area, not the paper's 8%")
+    assert "horizontal flips on, as given" in splits.decisions
+    assert splits.train[0][0].shape == (3, 224, 224)
+    as_paper = load_data(tmp_path / "photos", train_preset="paper", input_size=64)
+    assert {crop.scale for crop in steps(as_paper)[0].transforms} == {(0.08, 1.0)}
+    assert as_paper.decisions[1:3] == ["preset paper, as given", "no horizontal flips: not known to be mirror-safe "
+                                       "(digits, characters and text are not); pass hflip=True (--hflip) to enable"]
+
+
+@pytest.mark.parametrize("side, input_size, resize_size", [(28, 32, 32), (44, 48, 48), (64, 64, 64), (100, 80, 91),
+                                                           (180, 152, 174), (256, 224, 256), (1000, 224, 256)])
+def test_the_input_size_follows_the_images(side, input_size, resize_size):
+    choice = choose_preprocessing([side, side + 4, side], 3, IMAGENET_MEAN, (0.2, 0.2, 0.2), LoadOptions())
+    assert (choice.preprocessing.input_size, choice.preprocessing.resize_size) == (input_size, resize_size)
+    given = choose_preprocessing([side], 3, IMAGENET_MEAN, (0.2, 0.2, 0.2), LoadOptions(input_size=40))
+    assert given.preprocessing.input_size == 40 and not any("input size" in line for line in given.decisions)
+
+
+def test_mixed_modes_make_an_rgb_folder_and_in_chans_can_be_forced(tmp_path):
+    image_tree(tmp_path / "set", per_class=4, size=(30, 30), mode="L")
+    save_image(tmp_path / "set" / "cat" / "colour.png", size=(30, 30))
+    splits = load_data(tmp_path / "set")
+    assert splits.in_chans == 3 and splits.decisions[0] == "1 of 9 training images are in colour: 3 input channels (RGB)"
+    forced = load_data(tmp_path / "set", in_chans=1)
+    assert forced.in_chans == 1 and forced.train[0][0].shape[0] == 1 and forced.decisions[0] == (
+        "1 input channel(s), as given")
+    with pytest.raises(ValueError, match="in_chans must be 1 \\(grayscale\\) or 3 \\(RGB\\), got 2"):
+        load_data(tmp_path / "set", in_chans=2)
