@@ -7,28 +7,47 @@ averaged over the K crops (paper section 7) and the loss is the negative log of 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from googlenet.data.batches import as_batch, collate_skipping_unreadable
+from googlenet.data.images import UnreadableImage, to_model_channels
+from googlenet.data.preprocessing import Preprocessing
+from googlenet.data.transforms import eval_preset
 from googlenet.distributed import DistributedContext, all_reduce_sum
+from googlenet.evaluation.input_fit import InputFitWarning, data_fit_messages
+from googlenet.evaluation.model_source import ModelSource, resolve_model
 
 
 @dataclass
 class EvaluationResult:
+    """Accuracy on a split; `evaluate` also names the model, the data and the split it measured."""
+
     loss: float
     top1: float  # percent
     top5: float  # percent
-    count: int
+    count: int  # images evaluated
     per_class_accuracy: list[float]  # percent, by class index
     confusion_matrix: list[list[int]]  # [true class][predicted class]
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}: images that failed to decode
+    model: str | None = None  # the model directory
+    weights: str | None = None  # "raw" or "ema", where the run recorded it
+    epoch: int | None = None  # where the run recorded it
+    data: str | None = None  # the data set's name or folder
+    split: str | None = None  # "validation" or "test"
+    tta: str | None = None  # "center", "10crop" or "144crop"
+    warnings: list[str] = field(default_factory=list)  # e.g. images converted to the model's channels
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Everything as JSON-ready values; the naming fields only where set."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
 
 
 @torch.no_grad()
@@ -43,60 +62,99 @@ def evaluate_loader(
     context: DistributedContext | None = None,
     progress: Any = None,
 ) -> EvaluationResult:
-    """Evaluate `model` (put in eval mode here) on every batch of `loader`; sums are reduced over ranks."""
+    """Evaluate `model` (put in eval mode here) on every batch of `loader`; sums are reduced over ranks.
+
+    The loader's batches are `googlenet.data.Batch(images, targets, skipped)` (collate_fn=
+    collate_skipping_unreadable): images that failed to decode are excluded, counted and named in the result's
+    `skipped`. Plain (images, targets) batches are accepted too.
+    """
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    top1 = torch.zeros((), dtype=torch.float64, device=device)
-    top5 = torch.zeros((), dtype=torch.float64, device=device)
-    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
+    sums = _Sums(num_classes, device)
     autocast = (
         torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else contextlib.nullcontext()
     )
+    skipped: list[tuple[str, str]] = []
     try:
-        for images, targets in loader:
-            images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-            crops = images.shape[1] if images.dim() == 5 else 0
-            if crops:
-                images = images.flatten(0, 1)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                logits = model(images)
-            logits = logits.float()
-            if crops:
-                probabilities = F.softmax(logits, dim=1).view(-1, crops, logits.shape[1]).mean(dim=1)
-                loss_sum += F.nll_loss(probabilities.clamp_min(1e-12).log(), targets, reduction="sum").double()
-                scores = probabilities
-            else:
-                loss_sum += F.cross_entropy(logits, targets, reduction="sum").double()
-                scores = logits
-            best = scores.topk(min(5, num_classes), dim=1).indices
-            top1 += (best[:, 0] == targets).sum()
-            top5 += (best == targets[:, None]).any(dim=1).sum()
-            confusion += torch.bincount(targets * num_classes + best[:, 0], minlength=num_classes**2).view(
-                num_classes, num_classes
-            )
+        for batch in map(as_batch, loader):
+            skipped += batch.skipped
+            if len(batch.targets):
+                images = batch.images.to(device, non_blocking=True)
+                sums.add(_forward(model, images, autocast, channels_last), batch.targets.to(device, non_blocking=True))
             if progress is not None:
-                progress.update(len(targets))
+                progress.update(len(batch.targets) + len(batch.skipped))
     finally:
         model.train(was_training)
-    if context is not None:
-        for tensor in (loss_sum, top1, top5, confusion):
+    if context is not None and context.enabled:
+        sums.all_reduce(context)
+        skipped = _gathered(skipped)
+    return sums.result(skipped)
+
+
+def _forward(model: nn.Module, images: Tensor, autocast: Any, channels_last: bool) -> tuple[Tensor, int]:
+    """(logits [N, classes] float32, crops per image or 0); multi-crop batches [N, K, C, S, S] run as N*K."""
+    crops = images.shape[1] if images.dim() == 5 else 0
+    if crops:
+        images = images.flatten(0, 1)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with autocast:
+        logits = model(images)
+    return logits.float(), crops
+
+
+class _Sums:
+    """Loss, top-1, top-5 and the confusion matrix summed over batches (float64/int64, on the device)."""
+
+    def __init__(self, num_classes: int, device: torch.device) -> None:
+        self.num_classes = num_classes
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.top1 = torch.zeros((), dtype=torch.float64, device=device)
+        self.top5 = torch.zeros((), dtype=torch.float64, device=device)
+        self.confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
+
+    def add(self, output: tuple[Tensor, int], targets: Tensor) -> None:
+        logits, crops = output
+        classes = self.num_classes
+        if crops:  # paper section 7: the softmax averaged over the crops; the loss is its negative log
+            probabilities = F.softmax(logits, dim=1).view(-1, crops, logits.shape[1]).mean(dim=1)
+            self.loss += F.nll_loss(probabilities.clamp_min(1e-12).log(), targets, reduction="sum").double()
+            scores = probabilities
+        else:
+            self.loss += F.cross_entropy(logits, targets, reduction="sum").double()
+            scores = logits
+        best = scores.topk(min(5, classes), dim=1).indices
+        self.top1 += (best[:, 0] == targets).sum()
+        self.top5 += (best == targets[:, None]).any(dim=1).sum()
+        self.confusion += torch.bincount(targets * classes + best[:, 0], minlength=classes**2).view(classes, classes)
+
+    def all_reduce(self, context: DistributedContext) -> None:
+        for tensor in (self.loss, self.top1, self.top5, self.confusion):
             all_reduce_sum(tensor, context)
-    count = int(confusion.sum().item())
-    if count == 0:
-        raise ValueError("nothing to evaluate: the evaluation data set is empty")
-    per_class_total = confusion.sum(dim=1).clamp_min(1)
-    per_class = (confusion.diagonal() / per_class_total * 100).tolist()
-    return EvaluationResult(
-        loss=loss_sum.item() / count,
-        top1=top1.item() / count * 100,
-        top5=top5.item() / count * 100,
-        count=count,
-        per_class_accuracy=[round(value, 4) for value in per_class],
-        confusion_matrix=confusion.cpu().tolist(),
-    )
+
+    def result(self, skipped: list[tuple[str, str]]) -> EvaluationResult:
+        count = int(self.confusion.sum().item())
+        if count == 0:
+            why = f": all {len(skipped)} image(s) failed to decode, e.g. {skipped[0][0]}" if skipped else ""
+            raise ValueError(f"nothing to evaluate: the evaluation data set is empty{why}")
+        per_class_total = self.confusion.sum(dim=1).clamp_min(1)
+        per_class = (self.confusion.diagonal() / per_class_total * 100).tolist()
+        return EvaluationResult(
+            loss=self.loss.item() / count,
+            top1=self.top1.item() / count * 100,
+            top5=self.top5.item() / count * 100,
+            count=count,
+            per_class_accuracy=[round(value, 4) for value in per_class],
+            confusion_matrix=self.confusion.cpu().tolist(),
+            skipped=[{"path": path, "reason": reason} for path, reason in skipped],
+        )
+
+
+def _gathered(skipped: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Every rank's skipped images, in rank order, on every rank."""
+    everyone: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(everyone, skipped)
+    return [item for part in everyone for item in part]
 
 
 def shard(dataset: Dataset, context: DistributedContext) -> Dataset:
@@ -107,24 +165,27 @@ def shard(dataset: Dataset, context: DistributedContext) -> Dataset:
     return torch.utils.data.Subset(dataset, range(context.rank, len(dataset), context.world_size))  # type: ignore[arg-type]
 
 
-class _Transformed(Dataset):
-    """(image, label) pairs with `transform` applied to the image."""
+class PreparedImages(Dataset):
+    """(PIL image, label) samples converted to the model's channels, then `prepare`d (a transform, or a TTA
+    crop function); an `UnreadableImage` passes through untouched for the batch to leave out."""
 
-    def __init__(self, images: Dataset, transform: Any) -> None:
-        self.images, self.transform = images, transform
+    def __init__(self, images: Dataset, in_chans: int, prepare: Callable[[Any], Any]) -> None:
+        self.images, self.in_chans, self.prepare = images, in_chans, prepare
 
     def __len__(self) -> int:
         return len(self.images)  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         image, label = self.images[index]
-        return self.transform(image), label
+        if isinstance(image, UnreadableImage):
+            return image, label
+        return self.prepare(to_model_channels(image, self.in_chans)), label
 
 
 def evaluate_model(
     model: nn.Module,
     images: Dataset,
-    preprocessing: Any,
+    preprocessing: Preprocessing,
     num_classes: int,
     *,
     tta: str = "center",
@@ -133,25 +194,96 @@ def evaluate_model(
     device: torch.device = torch.device("cpu"),
     progress: bool = False,
 ) -> EvaluationResult:
-    """Evaluate on a dataset of (PIL image, label) with the model's own preprocessing.
+    """Evaluate on a dataset of (PIL image, label) with the model's own `preprocessing` (images are converted
+    to its channel mode first).
 
     tta: "center" (resize + centre crop, one view), "10crop" (torchvision's ten crops) or "144crop"
     (the paper's scheme); softmax averaged over the crops.
     """
     from tqdm import tqdm
 
-    from googlenet.evaluation.tta import TTA_MODES, MultiCropDataset
-    from googlenet.data.transforms import eval_preset
+    from googlenet.evaluation.tta import TTA_MODES, crop_function
 
     if tta not in TTA_MODES:
         raise ValueError(f"unknown --tta {tta!r}; choose one of: {', '.join(TTA_MODES)}")
     if batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
     if tta == "center":
-        dataset: Dataset = _Transformed(images, eval_preset(preprocessing))
+        prepare: Callable[[Any], Any] = eval_preset(preprocessing)
     else:
-        dataset = MultiCropDataset(images, preprocessing, tta)
+        prepare = crop_function(tta, preprocessing)
         batch_size = max(1, batch_size // (10 if tta == "10crop" else 144))
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    with tqdm(total=len(dataset), unit="img", desc=f"evaluate ({tta})", disable=not progress) as bar:  # type: ignore[arg-type]
+    dataset = PreparedImages(images, preprocessing.in_chans, prepare)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_skipping_unreadable)
+    with tqdm(total=len(dataset), unit="img", desc=f"evaluate ({tta})", disable=not progress) as bar:
         return evaluate_loader(model.to(device), loader, num_classes, device=device, progress=bar)
+
+
+def evaluate(
+    model_or_dir: Any,
+    data: Any = None,
+    *,
+    split: str | None = None,
+    data_dir: str | None = None,
+    source: ModelSource | None = None,
+    tta: str = "center",
+    batch_size: int = 256,
+    workers: int = 0,
+    device: str | torch.device = "cpu",
+    limit: int | None = None,
+    progress: bool = False,
+) -> EvaluationResult:
+    """Evaluate a model on a split of a data set, with its own preprocessing.
+
+    model_or_dir: a model directory, a training run directory, or a model object (a GoogLeNet, or an
+        optimized/quantized one carrying `preprocessing` and `class_names`; `source` names where it came from).
+    data: a built-in name, an image folder or a `DataSplits`; default: the data set the run recorded (its
+        config.json), with the run's data_dir, val_fraction and seed, so its validation split is the same.
+    split: "test" or "validation"; default: the test split where the data has one, else validation.
+    limit: evaluate the first N images of the split only.
+    Images that cannot be decoded are excluded, counted and named in `skipped` (with the files of the split
+    left out up front as unreadable); images converted or resized a lot to fit the model are noted in `warnings`.
+    """
+    from googlenet.distributed import resolve_device
+
+    model, source = resolve_model(model_or_dir, source)
+    preprocessing = getattr(model, "preprocessing", None)
+    splits = _load_splits(data, data_dir, source, preprocessing)
+    preprocessing = preprocessing or splits.preprocessing
+    class_names = getattr(model, "class_names", None)
+    if class_names and list(splits.classes) != list(class_names):
+        raise ValueError(f"{splits.name} has classes {list(splits.classes)[:10]}..., the model was trained on "
+                         f"{list(class_names)[:10]}...: they must match in name and order")
+    split = split or ("test" if splits.test is not None else "validation")
+    _, images = splits.split(split)
+    if limit is not None:
+        images = torch.utils.data.Subset(images, range(min(limit, len(images))))
+    notes = data_fit_messages(splits.name, splits.in_chans, splits.image_side, preprocessing)
+    for message in notes:
+        warnings.warn(message, InputFitWarning, stacklevel=2)
+    device = resolve_device(device) if isinstance(device, str) else device
+    result = evaluate_model(model, images, preprocessing, len(splits.classes), tta=tta, batch_size=batch_size,
+                            workers=workers, device=device, progress=progress)
+    left_out = [] if limit is not None else splits.unreadable.get(split, [])
+    result.skipped = [{"path": path, "reason": reason} for path, reason in left_out] + result.skipped
+    result.data, result.split, result.tta, result.warnings = splits.name, split, tta, notes
+    if source is not None:
+        result.model, result.weights, result.epoch = str(source.model_dir), source.weights, source.epoch
+    return result
+
+
+def _load_splits(data: Any, data_dir: str | None, source: ModelSource | None, preprocessing: Any) -> Any:
+    from googlenet.data.load import load_data
+    from googlenet.data.splits import DataSplits
+
+    if isinstance(data, DataSplits):
+        return data
+    run = source.run_config if source is not None else {}
+    if data is None:
+        if source is None or source.data is None:
+            where = f"{source.model_dir} records" if source is not None else "a model object carries"
+            raise ValueError(f"no data given, and {where} no data set (no run config.json or evaluation.json); "
+                             "pass data (--data)")
+        data, data_dir = source.data, data_dir or source.data_dir
+    return load_data(data, data_dir=data_dir, input_size=preprocessing.input_size if preprocessing else None,
+                     val_fraction=run.get("val_fraction", 0.1), seed=run.get("seed", 0))

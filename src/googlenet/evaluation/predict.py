@@ -1,45 +1,66 @@
-"""Prediction on image files: top-k classes with probabilities and human-readable names."""
+"""Prediction on images: the top-k classes of each input, one entry per input, failures included.
+
+    report = predict("runs/fashion-mnist", ["shirt.png", "photos/"], top_k=3)
+    for entry in report.predictions:
+        print(entry.path, entry.error or entry.top_k[0]["class_name"])
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from googlenet.models.network import GoogLeNet
+from googlenet.evaluation.model_source import ModelSource, load_model, resolve_model
+
+__all__ = ["IMAGE_SUFFIXES", "Prediction", "PredictionReport", "collect_images", "load_model", "predict"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 @dataclass
 class Prediction:
-    path: str
-    top_k: list[dict[str, Any]]  # [{"class_index", "class_name", "probability"}], best first
+    """One input's answer: its top-k classes, or the error that kept it from having one."""
+
+    path: str  # the file, or "<image N>" for an image given as an object
+    top_k: list[dict[str, Any]]  # [{"class_index", "class_name", "probability"}], best first; [] on error
+    error: str | None = None  # why there is no answer ("not an image", "does not exist", ...)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def load_model(path: str | Path) -> GoogLeNet:
-    """A model from a saved model directory, or from a training run directory (its best model)."""
-    from googlenet.weights.model_dir import from_pretrained
+@dataclass
+class PredictionReport:
+    """`predict`'s result: the model it used and one Prediction per input, in input order."""
 
-    directory = Path(path)
-    if not directory.exists():
-        raise FileNotFoundError(f"{directory} does not exist: give a model directory or a training run directory")
-    if (directory / "config.json").exists() and (directory / "model.safetensors").exists():
-        return from_pretrained(directory)
-    if (directory / "model" / "model.safetensors").exists():
-        return from_pretrained(directory / "model")
-    raise ValueError(
-        f"{directory} is neither a model directory (config.json + model.safetensors) nor a training run "
-        "directory with a model/ inside (a run writes it after its first epoch)"
-    )
+    model: str | None  # the model directory (None for a model object given without its source)
+    weights: str | None  # "raw" or "ema", where the run recorded it
+    epoch: int | None  # where the run recorded it
+    predictions: list[Prediction]
+    warnings: list[str] = field(default_factory=list)  # e.g. images converted to the model's channels
+
+    @property
+    def failed(self) -> list[Prediction]:
+        return [entry for entry in self.predictions if entry.error is not None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __iter__(self) -> Iterator[Any]:
+        # The first release returned (predictions, errors); kept for its callers for one release.
+        warnings.warn("predict() returns a PredictionReport; read .predictions (errors are in entry.error)",
+                      DeprecationWarning, stacklevel=2)
+        done = [entry for entry in self.predictions if entry.error is None]
+        return iter((done, [f"{entry.path}: {entry.error}" for entry in self.failed]))
 
 
-def collect_images(inputs: list[str | Path]) -> list[Path]:
+def collect_images(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     """Files as given, and the image files inside any directory given (sorted, not recursive)."""
     files: list[Path] = []
     for item in map(Path, inputs):
@@ -55,40 +76,104 @@ def collect_images(inputs: list[str | Path]) -> list[Path]:
     return files
 
 
-@torch.no_grad()
-def predict(model: GoogLeNet, paths: list[Path], top_k: int = 5, batch_size: int = 32) -> tuple[list[Prediction], list[str]]:
-    """Top-k predictions for each readable image; unreadable files are returned as error messages."""
-    from PIL import Image, UnidentifiedImageError
+def expand_inputs(inputs: Any) -> list[tuple[str, Any]]:
+    """(name, what to open or an error message) per input: a directory becomes its visible files (sorted, not
+    recursive; any file that is not a readable image is a failed entry, named), a missing path an error."""
+    if isinstance(inputs, (str, os.PathLike, bytes, bytearray)) or not isinstance(inputs, Sequence):
+        inputs = [inputs]
+    entries: list[tuple[str, Any]] = []
+    for index, item in enumerate(inputs):
+        if not isinstance(item, (str, os.PathLike)):
+            entries.append((f"<image {index}>", item))  # a PIL image, or an image file's bytes
+            continue
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(child for child in path.iterdir() if child.is_file() and not child.name.startswith("."))
+            entries += [(str(child), child) for child in files]
+            if not files:
+                entries.append((str(path), ValueError("the directory holds no files")))
+        elif path.is_file():
+            entries.append((str(path), path))
+        else:
+            entries.append((str(path), FileNotFoundError("does not exist")))
+    return entries
 
-    from googlenet.data.transforms import Preprocessing, eval_preset, to_model_channels
+
+@torch.no_grad()
+def predict(
+    model_or_dir: Any,
+    inputs: Any,
+    top_k: int = 5,
+    *,
+    batch_size: int = 32,
+    source: ModelSource | None = None,
+) -> PredictionReport:
+    """The top-k classes of each input.
+
+    model_or_dir: a model directory, a training run directory, or a model object (a GoogLeNet, or an
+        optimized one carrying `preprocessing` and `class_names`; `source` names where it came from).
+    inputs: image files, directories of images, PIL images or image files' bytes (one, or a list).
+    Every input gets one entry, in order; an unreadable file or a missing path gets its `error`, and the
+    others are still predicted. Images converted to the model's channel mode or resized by a large factor
+    are noted once in `warnings` (and as an InputFitWarning).
+    """
+    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.data.transforms import eval_preset
+    from googlenet.evaluation.input_fit import InputFitNotes
 
     if top_k < 1:
-        raise ValueError(f"--top-k must be at least 1, got {top_k}")
-    preprocessing = model.preprocessing or Preprocessing()
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    model, source = resolve_model(model_or_dir, source)
+    preprocessing = getattr(model, "preprocessing", None) or Preprocessing()
+    names = getattr(model, "class_names", None) or [str(index) for index in range(model.num_classes)]
+    notes = InputFitNotes(preprocessing, preprocessing.in_chans)
     transform = eval_preset(preprocessing)
-    names = model.class_names or [str(index) for index in range(model.num_classes)]
-    k = min(top_k, model.num_classes)
     model.eval()
+    entries = expand_inputs(inputs)
     predictions: list[Prediction] = []
-    errors: list[str] = []
-    for start in range(0, len(paths), batch_size):
-        batch, kept = [], []
-        for path in paths[start : start + batch_size]:
-            try:
-                with Image.open(path) as image:
-                    image.load()
-                    batch.append(transform(to_model_channels(image, model.in_chans)))
-                kept.append(path)
-            except (UnidentifiedImageError, OSError, ValueError) as error:
-                errors.append(f"{path}: cannot read image ({error})")
-        if not batch:
+    for start in range(0, len(entries), batch_size):
+        predictions += _predict_batch(model, entries[start:start + batch_size], transform, notes, names, top_k)
+    found = notes.warn()
+    if source is None:
+        return PredictionReport(None, None, None, predictions, found)
+    return PredictionReport(str(source.model_dir), source.weights, source.epoch, predictions, found)
+
+
+def _predict_batch(
+    model: Any, entries: list[tuple[str, Any]], transform: Any, notes: Any, names: list[str], top_k: int,
+) -> list[Prediction]:
+    from PIL import Image
+
+    from googlenet.data.images import read_image, to_model_channels
+
+    answers: dict[int, Prediction] = {}
+    tensors, kept = [], []
+    for position, (name, item) in enumerate(entries):
+        if isinstance(item, Exception):
+            answers[position] = Prediction(name, [], str(item))
             continue
-        probabilities = torch.softmax(model(torch.stack(batch)).float(), dim=1)
-        values, indices = probabilities.topk(k, dim=1)
-        for path, row_values, row_indices in zip(kept, values.tolist(), indices.tolist()):
-            top = [
-                {"class_index": index, "class_name": names[index], "probability": round(value, 6)}
-                for value, index in zip(row_values, row_indices)
-            ]
-            predictions.append(Prediction(str(path), top))
-    return predictions, errors
+        try:
+            image = item if isinstance(item, Image.Image) else read_image(item)
+            notes.note(name, image.mode, image.size)
+            tensors.append(transform(to_model_channels(image, notes.in_chans)))
+            kept.append(position)
+        except Image.UnidentifiedImageError:
+            answers[position] = Prediction(name, [], "not an image")
+        except Exception as error:  # any decoder failure: PIL raises OSError, SyntaxError, ... by format
+            answers[position] = Prediction(name, [], f"cannot read the image ({error})")
+    if tensors:
+        batch = torch.stack(tensors).to(_device_of(model))
+        probabilities = torch.softmax(model(batch).float(), dim=1)
+        values, indices = probabilities.topk(min(top_k, probabilities.shape[1]), dim=1)
+        for position, row_values, row_indices in zip(kept, values.tolist(), indices.tolist()):
+            top = [{"class_index": index, "class_name": names[index], "probability": round(value, 6)}
+                   for value, index in zip(row_values, row_indices)]
+            answers[position] = Prediction(entries[position][0], top)
+    return [answers[position] for position in range(len(entries))]
+
+
+def _device_of(model: Any) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except (AttributeError, StopIteration, TypeError):
+        return torch.device("cpu")

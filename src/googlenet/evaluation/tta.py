@@ -8,6 +8,8 @@ input size; each of these also mirrored. 4 scales x 3 squares x 6 crops x 2 mirr
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +17,8 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from googlenet.data.transforms import Preprocessing
+from googlenet.data.images import UnreadableImage
+from googlenet.data.preprocessing import Preprocessing
 
 PAPER_SCALES = (256, 288, 320, 352)  # shorter side, for a 224 input
 PAPER_INPUT_SIZE = 224
@@ -102,6 +105,13 @@ def ten_crops(image: Image.Image, preprocessing: Preprocessing) -> torch.Tensor:
     return torch.stack(TF.ten_crop(tensor, [preprocessing.input_size, preprocessing.input_size]))
 
 
+def crop_function(mode: str, preprocessing: Preprocessing) -> Callable[[Image.Image], torch.Tensor]:
+    """image -> [K, C, S, S] for a multi-crop mode ("10crop" or "144crop")."""
+    if mode not in ("10crop", "144crop"):
+        raise ValueError(f"unknown multi-crop mode {mode!r}; choose one of: {', '.join(TTA_MODES)}")
+    return functools.partial(ten_crops if mode == "10crop" else crops_144, preprocessing=preprocessing)
+
+
 def _pil_filter(interpolation: str) -> Image.Resampling:
     return {
         "nearest": Image.Resampling.NEAREST,
@@ -111,18 +121,18 @@ def _pil_filter(interpolation: str) -> Image.Resampling:
 
 
 class MultiCropDataset(torch.utils.data.Dataset):
-    """Wraps a dataset of (PIL image, label) into (crops [K, C, S, S], label) for one TTA mode."""
+    """Wraps a dataset of (PIL image in the model's channel mode, label) into (crops [K, C, S, S], label) for one
+    TTA mode."""
 
     def __init__(self, images: torch.utils.data.Dataset, preprocessing: Preprocessing, mode: str) -> None:
-        if mode not in ("10crop", "144crop"):
-            raise ValueError(f"unknown multi-crop mode {mode!r}; choose one of: {', '.join(TTA_MODES)}")
         self.images = images
-        self.preprocessing = preprocessing
-        self.make_crops = ten_crops if mode == "10crop" else crops_144
+        self.make_crops = crop_function(mode, preprocessing)
 
     def __len__(self) -> int:
         return len(self.images)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor | UnreadableImage, int]:
         image, label = self.images[index]
-        return self.make_crops(image, self.preprocessing), label
+        if isinstance(image, UnreadableImage):  # left out of the batch by collate_skipping_unreadable
+            return image, label
+        return self.make_crops(image), label
