@@ -14,6 +14,8 @@ from googlenet.models.table import AUX_CONV_CHANNELS, AUX_HIDDEN_FEATURES, AUX_P
 
 # Inception v2's paper and torchvision both use eps=1e-3 for these BatchNorms, not torch's 1e-5.
 BATCH_NORM_EPS = 1e-3
+# The smallest map side the paper's 5x5/3 aux pool turns into 4 or more: (14 - 5) // 3 + 1 = 4.
+PAPER_POOL_MIN_SIDE = 14
 
 
 def _require_positive(**channels: int) -> None:
@@ -136,9 +138,18 @@ class AuxClassifier(nn.Module):
     """The auxiliary classifier of paper section 5, attached to the outputs of 4a and 4d.
 
     Average pool to 4x4 -> 1x1 convolution with 128 filters + ReLU -> fully connected 1024 + ReLU ->
-    dropout (70%) -> linear to the classes. `pool="paper"` is the paper's 5x5/3 average pool, which
-    gives 4x4 from the 14x14 map of a 224x224 input; at other input sizes an adaptive pool brings its
-    output to 4x4 so the head works at any size. `pool="adaptive"` is torchvision's adaptive 4x4 pool.
+    dropout (70%) -> linear to the classes.
+
+    `pool="paper"` pools the map to a 4x4 grid without ever copying a value into two cells:
+    - a map of 14x14 or more (224 px inputs: Table 1's case) gets the paper's 5x5/3 average pool, which
+      yields 4x4 from 14x14 (and an adaptive 4x4 pool brings a larger result down to 4x4);
+    - a map of 4x4 to 13x13 (about 64-223 px inputs) gets an adaptive 4x4 average pool (the paper's pool
+      would leave 1x1 to 3x3 there);
+    - a side under 4 (inputs under about 64 px) is kept as it is, and after the 1x1 convolution the map
+      sits in the middle of a zero 4x4 grid: the fully connected layer sees each position once, and the
+      empty cells add nothing to it.
+    `pool="adaptive"` is torchvision's adaptive 4x4 pool at every size, which repeats the cells of a map
+    smaller than 4x4 (kept exactly, so that the torchvision flavour is torchvision's network).
     """
 
     def __init__(
@@ -159,12 +170,30 @@ class AuxClassifier(nn.Module):
         self.fc2 = nn.Linear(AUX_HIDDEN_FEATURES, num_classes)
         self.dropout = nn.Dropout(p=dropout)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if self.pool == "paper" and x.shape[-1] >= 5 and x.shape[-2] >= 5:
+    def pool_map(self, x: Tensor) -> Tensor:
+        """The attached map average-pooled to 4x4 (sides under 4 kept as they are with pool="paper")."""
+        grid = AUX_POOLED_SIZE
+        if self.pool == "adaptive":
+            return F.adaptive_avg_pool2d(x, (grid, grid))
+        height, width = x.shape[-2:]
+        if height >= PAPER_POOL_MIN_SIDE and width >= PAPER_POOL_MIN_SIDE:
             x = F.avg_pool2d(x, kernel_size=5, stride=3)
-        x = F.adaptive_avg_pool2d(x, (AUX_POOLED_SIZE, AUX_POOLED_SIZE))
-        x = self.conv(x)
-        x = torch.flatten(x, 1)
+            height, width = x.shape[-2:]
+        if height == grid and width == grid:
+            return x
+        return F.adaptive_avg_pool2d(x, (min(height, grid), min(width, grid)))
+
+    def grid(self, x: Tensor) -> Tensor:
+        """What the fully connected layer reads: [N, 128, 4, 4] (zeros around a map smaller than 4x4)."""
+        x = self.conv(self.pool_map(x))
+        missing_rows, missing_columns = AUX_POOLED_SIZE - x.shape[-2], AUX_POOLED_SIZE - x.shape[-1]
+        if missing_rows or missing_columns:
+            top, left = missing_rows // 2, missing_columns // 2
+            x = F.pad(x, (left, missing_columns - left, top, missing_rows - top))
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = torch.flatten(self.grid(x), 1)
         x = F.relu(self.fc1(x), inplace=True)
         x = self.dropout(x)
         return self.fc2(x)
