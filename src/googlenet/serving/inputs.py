@@ -132,8 +132,9 @@ def decode_image(upload: ImageUpload, in_chans: int, transform: Callable[[Any], 
         try:
             with Image.open(io.BytesIO(data)) as header:  # reads the header only
                 width, height = header.size
-        except Image.DecompressionBombError:  # PIL's own hard limit, above ours
-            raise RequestProblem(413, f"{name}: too many pixels; the limit is {max_pixels:,} (a decompression bomb?)") from None
+        except Image.DecompressionBombError as error:  # PIL's own hard limit, above ours
+            raise RequestProblem(413, f"{name}: too many pixels, over the limit of {max_pixels:,} (a decompression "
+                                 f"bomb?): {error}") from None
         except UnidentifiedImageError:
             raise RequestProblem(415, f"{name}: not an image (no image format recognised in its {len(data):,} bytes)") from None
         except Exception as error:  # PIL raises OSError, SyntaxError, struct.error... by format
