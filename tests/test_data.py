@@ -19,7 +19,7 @@ from torchvision.transforms import v2
 
 from googlenet.data import BUILTIN_DATASETS, DATASET_STATS, InMemoryImageDataset, load_data
 from googlenet.data.transforms import small_image_train_preset
-from helpers import idx_bytes, write_idx_set
+from helpers import idx_bytes, image_tree, write_idx_set
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -93,13 +93,19 @@ def test_val_fraction_0_trains_on_every_training_image(tmp_path):
         load_data("fashion-mnist", data_dir=tmp_path / "fm", val_fraction=1.0)
 
 
-def test_the_old_val_names_still_read_the_validation_split(tmp_path):
+def test_the_old_val_names_still_read_what_they_read_before(tmp_path):
+    # the first release's val was the official test split of a built-in set, and a folder's val/ split
     write_idx_set(tmp_path / "fm", train=20)
     splits = load_data("fashion-mnist", data_dir=tmp_path / "fm")
-    with pytest.warns(DeprecationWarning, match="DataSplits.val is now DataSplits.validation"):
-        assert splits.val is splits.validation
+    with pytest.warns(DeprecationWarning, match="DataSplits.val is now DataSplits.test or DataSplits.validation"):
+        assert splits.val is splits.test
     with pytest.warns(DeprecationWarning):
-        assert splits.val_images is splits.validation_images
+        assert splits.val_images is splits.test_images
+    image_tree(tmp_path / "set" / "train", per_class=2)
+    image_tree(tmp_path / "set" / "val", per_class=1)
+    folder = load_data(tmp_path / "set")
+    with pytest.warns(DeprecationWarning):
+        assert folder.val is folder.validation and folder.val_images is folder.validation_images
 
 
 def test_a_training_split_smaller_than_a_few_batches_is_refused(tmp_path):

@@ -79,3 +79,10 @@ def test_mixed_modes_make_an_rgb_folder_and_in_chans_can_be_forced(tmp_path):
         "1 input channel(s), as given")
     with pytest.raises(ValueError, match="in_chans must be 1 \\(grayscale\\) or 3 \\(RGB\\), got 2"):
         load_data(tmp_path / "set", in_chans=2)
+
+
+def test_the_decision_names_the_range_of_sizes_and_the_median_it_went_by():
+    choice = choose_preprocessing([20, 300, 40, 36], 3, IMAGENET_MEAN, (0.2, 0.2, 0.2), LoadOptions())
+    assert choice.decisions[0].startswith("images are 20 to 300 px on their shorter side (median 40): preset small")
+    larger = choose_preprocessing([20, 300, 400, 360], 3, IMAGENET_MEAN, (0.2, 0.2, 0.2), LoadOptions())
+    assert larger.decisions[0].startswith("images are 20 to 400 px on their shorter side (median 360): preset paper")

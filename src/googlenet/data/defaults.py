@@ -44,12 +44,16 @@ class PreprocessingChoice:
     decisions: list[str] = field(default_factory=list)
 
 
+def median_side(sides: Sequence[int]) -> int:
+    """The median of the images' shorter sides (the upper one of an even count: a real image's side)."""
+    return sorted(sides)[len(sides) // 2]
+
+
 def describe_sides(sides: Sequence[int]) -> str:
-    ordered = sorted(sides)
-    median = ordered[len(ordered) // 2]
-    if ordered[0] == ordered[-1]:
-        return f"images are {ordered[0]} px on their shorter side"
-    return f"images are {ordered[0]} to {ordered[-1]} px on their shorter side (median {median})"
+    low, high = min(sides), max(sides)
+    if low == high:
+        return f"images are {low} px on their shorter side"
+    return f"images are {low} to {high} px on their shorter side (median {median_side(sides)})"
 
 
 def choose_preprocessing(
@@ -68,13 +72,13 @@ def choose_preprocessing(
     any image folder); mirror_reason says why, for the decision's text.
     """
     sizes = describe_sides(sides)
-    median = sorted(sides)[len(sides) // 2]
+    median = median_side(sides)
     decisions = []
     preset = options.train_preset
     if preset == "auto":
         preset = "small" if median <= SMALL_IMAGE_SIDE else "paper"
         why = ("shifts of up to 4 px; random-area crops would cut away most of an image this small"
-               if preset == "small" else "the paper's random-area crops, flips aside, and photometric distortions")
+               if preset == "small" else "random-area crops and photometric distortions, as the paper trains")
         decisions.append(f"{sizes}: preset {preset} ({why})")
     else:
         decisions.append(f"preset {preset}, as given")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import os
-import statistics
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -14,7 +13,7 @@ from pathlib import Path
 from torchvision import datasets
 from torchvision.datasets.vision import StandardTransform
 
-from googlenet.data.defaults import channels_for, check_enough_for_batches, choose_preprocessing
+from googlenet.data.defaults import channels_for, check_enough_for_batches, choose_preprocessing, median_side
 from googlenet.data.images import GRAYSCALE_MODES, ImageInfo, UnreadableImage, inspect_images, load_image
 from googlenet.data.splits import DataSplits, LoadOptions, SkippedImagesWarning, held_out_description, split_per_class
 
@@ -141,36 +140,43 @@ class FolderLayout:
 
 def load_image_folder(folder: Path, options: LoadOptions) -> DataSplits:
     layout = FolderLayout(folder, options)
-    channel_decisions: list[str] = []
-    in_chans, mean, std = channels_for(layout.grayscale_share(), len(layout.train), options.in_chans,
-                                       channel_decisions)
-    choice = choose_preprocessing(layout.image_sides(), in_chans, mean, std, options)
+    decisions: list[str] = []
+    in_chans, mean, std = channels_for(layout.grayscale_share(), len(layout.train), options.in_chans, decisions)
+    sides = layout.image_sides()
+    choice = choose_preprocessing(sides, in_chans, mean, std, options)
     layout.set_channels(in_chans)
     train_indices, validation_indices, validation_source = layout.validation_indices(options)
     check_enough_for_batches(str(folder), len(train_indices), options.batch_size)
-    validation_source_folder = layout.val if layout.val is not None else layout.train
-    validation = images = None
-    if validation_indices:
-        validation = validation_source_folder.subset(validation_indices, choice.eval_transform)
-        images = validation_source_folder.subset(validation_indices, None)
-    test = layout.test
-    everything = range(len(test)) if test is not None else range(0)
+    held_out_from = layout.val if layout.val is not None else layout.train
+    validation, validation_images = _evaluated(held_out_from, validation_indices, choice.eval_transform)
+    test, test_images = _evaluated(layout.test, None, choice.eval_transform)
     return DataSplits(
         name=str(folder),
         train=layout.train.subset(train_indices, choice.train_transform),
         validation=validation,
-        validation_images=images,
+        validation_images=validation_images,
         classes=layout.classes,
-        in_chans=choice.in_chans,
+        in_chans=in_chans,
         preprocessing=choice.preprocessing,
-        test=test.subset(everything, choice.eval_transform) if test is not None else None,
-        test_images=test.subset(everything, None) if test is not None else None,
+        test=test,
+        test_images=test_images,
         validation_source=validation_source,
-        decisions=channel_decisions + choice.decisions,
-        image_side=round(statistics.median(layout.image_sides())),
+        decisions=decisions + choice.decisions,
+        image_side=median_side(sides),
         unreadable={name: part.rejected for name, part in (("train", layout.train), ("validation", layout.val),
                                                            ("test", layout.test)) if part is not None},
     )
+
+
+def _evaluated(
+    folder: VerifiedImageFolder | None, indices: Sequence[int] | None, transform: Callable,
+) -> tuple[VerifiedImageFolder | None, VerifiedImageFolder | None]:
+    """(the samples at `indices` (None: all) with the eval transform, the same untransformed), or (None, None)
+    for no folder or no indices."""
+    if folder is None or (indices is not None and not indices):
+        return None, None
+    chosen = range(len(folder)) if indices is None else indices
+    return folder.subset(chosen, transform), folder.subset(chosen, None)
 
 
 def class_folders(directory: str | os.PathLike) -> list[str]:

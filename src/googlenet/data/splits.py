@@ -48,18 +48,21 @@ class DataSplits:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    # The first release's names, for its callers: the split it held out and reported, which was the official
+    # test split of a built-in set and the val/ (or carved) split of a folder. Choose weights on `validation`.
     @property
-    def val(self) -> Dataset:
-        """Deprecated: `validation` (the test split where there is none)."""
-        warnings.warn("DataSplits.val is now DataSplits.validation (or .test)", DeprecationWarning, stacklevel=2)
-        return self.validation if self.validation is not None else self.test
+    def val(self) -> Dataset | None:
+        """Deprecated: `test` where there is one, else `validation` (what `val` held before)."""
+        warnings.warn("DataSplits.val is now DataSplits.test or DataSplits.validation (the split that chooses "
+                      "weights)", DeprecationWarning, stacklevel=2)
+        return self.test if self.test is not None else self.validation
 
     @property
-    def val_images(self) -> Dataset:
-        """Deprecated: `validation_images` (the test split's where there is none)."""
-        warnings.warn("DataSplits.val_images is now DataSplits.validation_images (or .test_images)",
+    def val_images(self) -> Dataset | None:
+        """Deprecated: `test_images` where there is a test split, else `validation_images`."""
+        warnings.warn("DataSplits.val_images is now DataSplits.test_images or DataSplits.validation_images",
                       DeprecationWarning, stacklevel=2)
-        return self.validation_images if self.validation_images is not None else self.test_images
+        return self.test_images if self.test is not None else self.validation_images
 
     def split(self, name: str) -> tuple[Dataset, Dataset]:
         """(transformed, untransformed images) of the split called `name`: "validation" or "test"."""
