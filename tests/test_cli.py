@@ -15,22 +15,28 @@ from PIL import Image
 import googlenet
 from googlenet.cli import COMMANDS, main
 from googlenet.cli.common import EXIT_CODES
+from helpers import write_idx_set
 
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                  "Ankle boot"]
 
 
-def saved_run(root: Path, epoch: int = 3, weights: str = "ema") -> Path:
-    """A run directory as training leaves it: config.json (the TrainConfig) and model/ with evaluation.json."""
+def saved_run(root: Path, epoch: int = 3, weights: str = "ema", classes: list[str] = FASHION_NAMES,
+              in_chans: int = 1) -> Path:
+    """A run directory as training leaves it: config.json (the TrainConfig) and model/ with evaluation.json;
+    its data set is a tiny Fashion-MNIST in root/idx."""
     from googlenet.data.transforms import Preprocessing
     from googlenet.weights.model_dir import save_pretrained
 
     run = root / "run"
-    model = googlenet.googlenet("bn", num_classes=10, in_chans=1, aux_logits=False)
-    preprocessing = Preprocessing(input_size=32, resize_size=32, mean=(0.286,), std=(0.353,), channel_order="L")
-    save_pretrained(model, run / "model", class_names=FASHION_NAMES, preprocessing=preprocessing)
-    (run / "config.json").write_text(json.dumps({"data": "fashion-mnist", "data_dir": str(root / "idx")}))
+    model = googlenet.googlenet("bn", num_classes=len(classes), in_chans=in_chans, aux_logits=False)
+    preprocessing = Preprocessing(input_size=32, resize_size=32, mean=(0.286,) * in_chans, std=(0.353,) * in_chans,
+                                  channel_order="L" if in_chans == 1 else "RGB")
+    save_pretrained(model, run / "model", class_names=classes, preprocessing=preprocessing)
+    (run / "config.json").write_text(json.dumps({"data": "fashion-mnist", "data_dir": str(root / "idx"),
+                                                 "val_fraction": 0.1, "seed": 0}))
     (run / "model" / "evaluation.json").write_text(json.dumps({"epoch": epoch, "weights": weights}))
+    write_idx_set(root / "idx", train=20, test=10)
     return run
 
 
@@ -124,12 +130,15 @@ def test_predict_json_has_one_entry_per_input_and_names_the_model(tmp_path, caps
                               "--top-k", "2", "--json")
     assert code == 1  # some inputs failed
     report = json.loads(out)
-    assert report["model"] == {"model_dir": str(run / "model"), "run_dir": str(run), "epoch": 3, "weights": "ema"}
+    assert (report["model"], report["run_dir"], report["epoch"], report["weights"]) == (
+        str(run / "model"), str(run), 3, "ema")
     entries = report["predictions"]
     assert [entry["path"] for entry in entries] == [str(photo), str(broken), str(tmp_path / "gone.png")]
     assert [guess["class_name"] in FASHION_NAMES for guess in entries[0]["top_k"]] == [True, True]
-    assert "cannot read image" in entries[1]["error"] and entries[2]["error"] == "no such file or directory"
-    assert f"googlenet predict: {broken}: cannot read image" in err
+    assert entries[0]["error"] is None and entries[1]["error"] and entries[2]["error"]
+    assert any("colour -> grayscale" in warning for warning in report["warnings"])  # an RGB photo, a grayscale model
+    assert f"googlenet predict: {broken}: {entries[1]['error']}" in err
+    assert "googlenet predict: warning: " in err
 
 
 def test_predict_succeeds_with_exit_0_and_names_the_model_in_text(tmp_path, capsys):
@@ -138,6 +147,39 @@ def test_predict_succeeds_with_exit_0_and_names_the_model_in_text(tmp_path, caps
     code, out, _ = run_main(capsys, "predict", str(run), str(photo), "--top-k", "1")
     assert code == 0
     assert out.splitlines()[0] == f"model: {run / 'model'} (epoch 5, raw weights)"
+    assert out.splitlines()[1] == str(photo)
+
+
+def test_evaluate_defaults_to_the_data_set_the_run_recorded(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GOOGLENET_CACHE", str(tmp_path / "cache"))
+    run = saved_run(tmp_path)
+    code, out, err = run_main(capsys, "evaluate", str(run), "--json", "--batch-size", "4")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["data"], result["split"], result["count"]) == ("fashion-mnist", "test", 10)
+    assert (result["model"], result["run_dir"], result["epoch"], result["weights"]) == (
+        str(run / "model"), str(run), 3, "ema")
+    assert result["skipped"] == [] and len(result["confusion_matrix"]) == 10
+
+
+def test_evaluate_counts_and_names_unreadable_images_with_exit_1(tmp_path, capsys):
+    run = saved_run(tmp_path, classes=["apple", "pear"], in_chans=3)
+    folder = tmp_path / "fruit"
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for name in ("apple", "pear"):
+            (folder / split / name).mkdir(parents=True)
+            for index in range(3):
+                pixels = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / split / name / f"{index}.png")
+    broken = folder / "val" / "pear" / "broken.png"
+    broken.write_bytes(b"\x89PNG truncated")
+    code, out, err = run_main(capsys, "evaluate", str(run), "--data", str(folder), "--json")
+    assert code == 1, err
+    result = json.loads(out)
+    assert (result["split"], result["count"]) == ("validation", 6)
+    assert [entry["path"] for entry in result["skipped"]] == [str(broken)]
+    assert f"googlenet evaluate: {broken}: " in err
 
 
 def test_export_takes_a_run_directory(tmp_path, capsys):
@@ -180,7 +222,7 @@ def test_evaluate_without_data_and_without_a_record_asks_for_data(tmp_path, caps
     run = saved_run(tmp_path)
     (run / "config.json").unlink()  # a bare model directory: nothing says what it was trained on
     code, _, err = run_main(capsys, "evaluate", str(run / "model"))
-    assert code == 2 and "records no data set" in err and "--data" in err
+    assert code == 2 and "no data set" in err and "--data" in err
 
 
 # --- the installed command ---------------------------------------------------------------------------

@@ -10,8 +10,6 @@ import argparse
 import json
 import sys
 import typing
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 EXIT_OK = 0
@@ -108,66 +106,6 @@ def fast_model(model: Any, backend: str, command: str) -> Any:
     fast = optimize(model, backend)
     print(f"googlenet {command}: {fast.describe()}", file=sys.stderr)
     return fast
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Which weights MODEL names: the model directory, the run it belongs to, the epoch and weights kept."""
-
-    model_dir: Path
-    run_dir: Path | None
-    epoch: int | None
-    weights: str | None  # "raw" or "ema" (Polyak-averaged): which weights training kept
-    data: str | None  # the data set the model was trained on, as recorded
-    data_dir: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"model_dir": str(self.model_dir), "run_dir": str(self.run_dir) if self.run_dir else None,
-                "epoch": self.epoch, "weights": self.weights}
-
-    def describe(self) -> str:
-        kept = [f"epoch {self.epoch}" if self.epoch is not None else "",
-                f"{self.weights} weights" if self.weights else ""]
-        details = ", ".join(part for part in kept if part)
-        return f"{self.model_dir} ({details})" if details else str(self.model_dir)
-
-
-def model_source(path: str | Path) -> ModelSource:
-    """What MODEL (a model directory or a training run directory) names, from the files training wrote."""
-    directory = Path(path)
-    if not directory.exists():
-        raise CommandError(f"{directory} does not exist: give a model directory or a training run directory")
-    if not directory.is_dir():
-        raise CommandError(f"{directory} is a file: give a model directory or a training run directory")
-    run_dir: Path | None = None
-    if _is_run_dir(directory):
-        run_dir, directory = directory, directory / "model"
-        if not (directory / "model.safetensors").exists():
-            raise CommandError(f"{run_dir} is a training run directory without a model yet: "
-                               "a run writes model/ after its first epoch")
-    elif _is_run_dir(directory.parent):
-        run_dir = directory.parent
-    evaluation = _read_json(directory / "evaluation.json")
-    run_config = _read_json(run_dir / "config.json") if run_dir else {}
-    return ModelSource(
-        model_dir=directory, run_dir=run_dir, epoch=evaluation.get("epoch"), weights=evaluation.get("weights"),
-        data=run_config.get("data") or evaluation.get("data"), data_dir=run_config.get("data_dir"),
-    )
-
-
-def _is_run_dir(directory: Path) -> bool:
-    """A run directory holds its TrainConfig (config.json without 'architecture') and model/ or checkpoints."""
-    config = _read_json(directory / "config.json")
-    return bool(config) and "architecture" not in config and (
-        (directory / "model").is_dir() or any(directory.glob("checkpoint_*.pt")))
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return document if isinstance(document, dict) else {}
 
 
 def print_json(document: Any) -> None:

@@ -8,16 +8,17 @@ from typing import Any
 
 from googlenet.cli.common import (
     EXIT_OK,
+    EXIT_SOME_INPUTS_FAILED,
     CommandError,
     add_backend_option,
     add_json_option,
     add_model_argument,
     fast_model,
-    model_source,
     print_json,
 )
 
 HELP = "loss, top-1/top-5, per-class accuracy and confusion matrix on a data set (default: the model's own)"
+SPLITS = ("test", "validation")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,11 +26,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     add_model_argument(parser)
     parser.add_argument("--data", metavar="DATA",
-                        help="a built-in data set name or an image folder; none: the data set the run recorded "
-                        "(its test split for built-in sets, its validation images for folders)")
+                        help="a built-in data set name or an image folder; none: the data set the run recorded, "
+                        "with its data directory, validation share and seed")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where a built-in data set's files are; none: the run's recorded --data-dir, "
                         "else the system location or cache")
+    parser.add_argument("--split", choices=SPLITS,
+                        help="which split to measure; none: test where the data set has one, else validation")
     parser.add_argument("--tta", choices=TTA_MODES, default="center",
                         help="test-time augmentation: center (resize + centre crop), 10crop (torchvision's ten "
                         "crops) or 144crop (the paper's section 7), softmax averaged over the crops")
@@ -46,11 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_json_option(parser)
 
 
-def _device(args: argparse.Namespace) -> Any:
-    import torch
-
-    from googlenet.distributed import resolve_device
-
+def _check_device(args: argparse.Namespace) -> str:
     if args.int8 and args.backend != "plain":
         raise CommandError("--int8 runs on ONNX Runtime; leave out --backend")
     # The other backends and int8 run where their runtimes put them: on this process's CPU.
@@ -58,52 +57,57 @@ def _device(args: argparse.Namespace) -> Any:
         if args.device not in ("auto", "cpu"):
             what = "--int8" if args.int8 else f"--backend {args.backend}"
             raise CommandError(f"--device {args.device} is for the plain backend; {what} runs on the CPU")
-        return torch.device("cpu")
-    return resolve_device(args.device)
+        return "cpu"
+    return args.device
+
+
+def _int8(model: Any, source: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """(the int8 model, the data splits its calibration images came from, to evaluate on)."""
+    from googlenet.data import load_data
+    from googlenet.inference.quantize import calibration_images, quantize
+
+    data = args.data or source.data
+    if data is None:
+        raise CommandError(f"{source.model_dir} records no data set: give --data")
+    run = source.run_config
+    splits = load_data(data, data_dir=args.data_dir or (source.data_dir if args.data is None else None),
+                       input_size=model.preprocessing.input_size if model.preprocessing else None,
+                       val_fraction=run.get("val_fraction", 0.1), seed=run.get("seed", 0))
+    return quantize(model, calibration_images(splits, preprocessing=model.preprocessing)), splits
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from googlenet.evaluation.evaluate import evaluate
+    from googlenet.evaluation.model_source import find_model
+    from googlenet.weights.model_dir import from_pretrained
 
-    from googlenet.data.datasets import load_data
-    from googlenet.evaluation.evaluate import evaluate_model
-    from googlenet.evaluation.predict import load_model
-
-    source = model_source(args.model)
-    data_name = args.data or source.data
-    if data_name is None:
-        raise CommandError(f"{source.model_dir} records no data set (no run config.json or evaluation.json): "
-                           "give --data")
-    data_dir = args.data_dir or (source.data_dir if args.data is None else None)
-    device = _device(args)
-    model = load_model(source.model_dir)
-    data = load_data(data_name, data_dir=data_dir,
-                     input_size=model.preprocessing.input_size if model.preprocessing else None)
-    if model.class_names and list(data.classes) != list(model.class_names):
-        raise CommandError(f"{data_name} has classes {list(data.classes)[:10]}..., the model was trained on "
-                           f"{model.class_names[:10]}...: they must match in name and order")
-    images = data.val_images
-    if args.limit:
-        images = torch.utils.data.Subset(images, range(min(args.limit, len(images))))
+    device = _check_device(args)
+    source = find_model(args.model)
+    model, data = from_pretrained(source.model_dir), args.data
     if args.int8:
-        from googlenet.inference.quantize import calibration_images, quantize
-
-        model = quantize(model, calibration_images(data, preprocessing=model.preprocessing))
+        model, data = _int8(model, source, args)
     else:
         model = fast_model(model, args.backend, "evaluate")
     backend = "int8" if args.int8 else args.backend
-    result = evaluate_model(model, images, model.preprocessing or data.preprocessing, model.num_classes,
-                            tta=args.tta, batch_size=args.batch_size, workers=args.workers,
-                            device=device, progress=not args.json and sys.stderr.isatty())
+    result = evaluate(model, data, split=args.split, data_dir=args.data_dir, source=source, tta=args.tta,
+                      batch_size=args.batch_size, workers=args.workers, device=device, limit=args.limit,
+                      progress=not args.json and sys.stderr.isatty())
     if args.json:
-        print_json({"model": source.to_dict(), "data": data_name, "tta": args.tta, "backend": backend,
-                    **result.to_dict()})
-        return EXIT_OK
-    names = model.class_names or [str(i) for i in range(model.num_classes)]
-    how = args.tta if backend == "plain" else f"{args.tta}, {backend}"
+        print_json({**result.to_dict(), "run_dir": None if source.run_dir is None else str(source.run_dir),
+                    "backend": backend})
+    else:
+        _print_text(result, source, model, backend)
+    for skipped in result.skipped:
+        print(f"googlenet evaluate: {skipped['path']}: {skipped['reason']}", file=sys.stderr)
+    return EXIT_SOME_INPUTS_FAILED if result.skipped else EXIT_OK
+
+
+def _print_text(result: Any, source: Any, model: Any, backend: str) -> None:
+    names = model.class_names or [str(index) for index in range(model.num_classes)]
+    how = result.tta if backend == "plain" else f"{result.tta}, {backend}"
+    skipped = f", {len(result.skipped)} unreadable skipped" if result.skipped else ""
     print(f"model: {source.describe()}")
-    print(f"{data_name} ({result.count} images, {how}): loss {result.loss:.4f}, "
+    print(f"{result.data}, {result.split} split ({result.count} images{skipped}, {how}): loss {result.loss:.4f}, "
           f"top-1 {result.top1:.2f}%, top-5 {result.top5:.2f}%")
     for name, accuracy in zip(names, result.per_class_accuracy):
         print(f"  {name:>24}: {accuracy:6.2f}%")
-    return EXIT_OK

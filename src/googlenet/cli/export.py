@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from googlenet.cli.common import EXIT_OK, add_model_argument, model_source
+from googlenet.cli.common import EXIT_OK, add_model_argument
 
 HELP = "inference model for another runtime: ONNX, torch.export (.pt2), TorchScript"
 
@@ -22,9 +22,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from googlenet.evaluation.model_source import find_model
     from googlenet.weights.export import export_model, sidecar_path
 
-    source = model_source(args.model)
+    source = find_model(args.model)
     path = export_model(source.model_dir, args.output, args.format)
     print(f"wrote {path} and {sidecar_path(path)} from {source.describe()}")
     return EXIT_OK
