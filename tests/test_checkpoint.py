@@ -1,0 +1,205 @@
+"""Checkpoints: written whole or not at all, every rank's random state kept, damaged files named with
+the next one to try, and the first release's version-1 format still read (no training here)."""
+
+import errno
+import random
+
+import pytest
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from googlenet.atomic_files import AtomicWriteError
+from googlenet.distributed import DistributedContext
+from googlenet.training import checkpoint as checkpoints
+from googlenet.training.checkpoint import (
+    CheckpointError,
+    build_payload,
+    capture_rng,
+    gather_rng,
+    read_checkpoint,
+    restore,
+    restore_rng,
+    save_checkpoint,
+)
+from googlenet.training.config import CHECKPOINT_FORMAT, TrainConfig
+from googlenet.training.ema import WeightAverage
+from googlenet.training.schedule import LearningRateSchedule
+from googlenet.training.state import EpochTotals, Position, RunState, Selection
+from googlenet.training.step import build_optimizer, parameter_groups
+
+ALONE = DistributedContext()
+
+
+def small_state(seed: int = 0) -> RunState:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+    config = TrainConfig(epochs=3)
+    optimizer = build_optimizer(model, config)
+    return RunState(model, optimizer, LearningRateSchedule.for_run("cosine", 4, 3, 0.5), WeightAverage(model, 0.9))
+
+
+def advance(state: RunState, steps: int) -> None:
+    for _ in range(steps):
+        state.schedule.apply(state.optimizer, state.position.global_step)
+        loss = state.model(torch.randn(5, 1, 6, 6)).logsumexp(1).mean()
+        state.optimizer.zero_grad()
+        loss.backward()
+        state.optimizer.step()
+        state.ema.update(state.model)
+        state.totals.add(loss.detach(), 5, 0.01)
+        state.position.step_in_epoch += 1
+        state.position.global_step += 1
+
+
+def payload_of(state: RunState) -> dict:
+    return build_payload(state, TrainConfig(epochs=3), gather_rng(ALONE), {"model_config": {}, "class_names": []})
+
+
+def test_a_checkpoint_restores_the_state_and_the_random_numbers_exactly(tmp_path):
+    state = small_state()
+    advance(state, 5)
+    state.selection = Selection(epoch=1, weights="ema", validation_top1=40.0)
+    state.history = [{"epoch": 1, "validation_top1": 40.0}]
+    save_checkpoint(payload_of(state), tmp_path)
+    expected_next = (torch.rand(3), random.random())
+    advance(state, 2)  # what the interrupted run would have gone on to do
+
+    fresh = small_state(seed=1)
+    restore(fresh, read_checkpoint(tmp_path / "checkpoint_last.pt"), ALONE, steps_per_epoch=4)
+    assert (torch.rand(3), random.random())[1] == expected_next[1]
+    restore(fresh, read_checkpoint(tmp_path / "checkpoint_last.pt"), ALONE, steps_per_epoch=4)
+    assert torch.equal(torch.rand(3), expected_next[0])
+    assert fresh.position == Position(epoch=0, step_in_epoch=5, global_step=5)
+    assert fresh.selection == Selection(1, "ema", 40.0) and fresh.history == [{"epoch": 1, "validation_top1": 40.0}]
+    assert fresh.ema.updates == 5 and fresh.ema.warmup
+    assert fresh.totals.images == 25
+
+
+def test_each_rank_gets_its_own_random_state_back(monkeypatch):
+    states = []
+    for rank in range(2):
+        torch.manual_seed(100 + rank)
+        random.seed(100 + rank)
+        states.append(capture_rng())
+    draws = []
+    for rank in (1, 0):
+        restore_rng(states[rank])
+        draws.append((rank, torch.rand(1).item(), random.random()))
+    assert draws[0][1:] != draws[1][1:]
+    state = small_state()
+    payload = payload_of(state)
+    payload["rng_by_rank"] = states
+    for rank in (0, 1):
+        restore(state, payload, DistributedContext(rank=rank, world_size=2), steps_per_epoch=4)
+        expected = [draw for draw in draws if draw[0] == rank][0]
+        assert (torch.rand(1).item(), random.random()) == expected[1:]
+
+
+def test_keeping_the_previous_checkpoint_and_a_failed_write_leaves_both_intact(tmp_path, monkeypatch):
+    state = small_state()
+    advance(state, 1)
+    save_checkpoint(payload_of(state), tmp_path)
+    advance(state, 1)
+    save_checkpoint(payload_of(state), tmp_path, best=True)
+    assert read_checkpoint(tmp_path / "checkpoint_previous.pt")["position"]["global_step"] == 1
+    assert read_checkpoint(tmp_path / "checkpoint_best.pt")["position"]["global_step"] == 2
+    real_save = torch.save
+
+    def dies_half_way(obj, path, *args, **kwargs):
+        real_save(obj, path)
+        with open(path, "r+b") as file:
+            file.truncate(file.seek(0, 2) // 2)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    advance(state, 1)
+    monkeypatch.setattr(checkpoints.torch, "save", dies_half_way)
+    with pytest.raises(AtomicWriteError, match=r"cannot write .*checkpoint_last.pt: No space left on device"):
+        save_checkpoint(payload_of(state), tmp_path)
+    monkeypatch.setattr(checkpoints.torch, "save", real_save)
+    assert read_checkpoint(tmp_path / "checkpoint_last.pt")["position"]["global_step"] == 2
+    assert read_checkpoint(tmp_path / "checkpoint_previous.pt")["position"]["global_step"] == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "checkpoint_best.pt", "checkpoint_last.pt", "checkpoint_previous.pt"]
+
+
+def test_torchs_own_write_error_is_named_with_the_path(tmp_path, monkeypatch):
+    def full_disk(obj, path, *args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:626] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(checkpoints.torch, "save", full_disk)
+    with pytest.raises(AtomicWriteError, match=r"cannot write .*checkpoint_last.pt: .*PytorchStreamWriter"):
+        save_checkpoint(payload_of(small_state()), tmp_path)
+
+
+def test_a_damaged_checkpoint_is_named_with_the_next_older_one(tmp_path):
+    state = small_state()
+    save_checkpoint(payload_of(state), tmp_path)
+    save_checkpoint(payload_of(state), tmp_path)
+    last = tmp_path / "checkpoint_last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    with pytest.raises(CheckpointError) as damaged:
+        read_checkpoint(last)
+    message = str(damaged.value)
+    assert str(last) in message and "truncated or corrupt" in message
+    assert f"--resume {tmp_path / 'checkpoint_previous.pt'}" in message
+    last.unlink()
+    with pytest.raises(FileNotFoundError, match="checkpoint_last.pt does not exist.*checkpoint_previous.pt"):
+        read_checkpoint(last)
+    (tmp_path / "checkpoint_previous.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty.*no older checkpoint"):
+        read_checkpoint(tmp_path / "checkpoint_previous.pt")
+    torch.save({"format": "something else"}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a googlenet training checkpoint"):
+        read_checkpoint(tmp_path / "other.pt")
+
+
+def version_1_checkpoint(state: RunState) -> dict:
+    """What the first release's Trainer._payload wrote (AveragedModel, LambdaLR, epoch_sums by index)."""
+    model = state.model
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
+    optimizer = torch.optim.SGD(parameter_groups(model, 5e-4), lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    for _ in range(6):
+        optimizer.zero_grad()
+        model(torch.randn(5, 1, 6, 6)).sum().backward()
+        optimizer.step()
+        scheduler.step()
+        ema.update_parameters(model)
+    torch.manual_seed(7)
+    return {
+        "format": CHECKPOINT_FORMAT, "version": 1, "model_config": {}, "class_names": [], "preprocessing": None,
+        "train_config": {**TrainConfig(epochs=3).to_dict(), "flavour": "bn"},
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "ema": ema.state_dict(), "epoch": 1, "step_in_epoch": 2, "global_step": 6, "best_top1": 33.333,
+        "best_weights": "ema", "history": [{"epoch": 1, "val_top1": 30.0, "ema_val_top1": 33.333}],
+        "epoch_sums": torch.tensor([7.5, 3.0, 10.0, 0.25], dtype=torch.float64),
+        "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}, "world_size": 1,
+    }
+
+
+def test_a_version_1_checkpoint_resumes(tmp_path):
+    old = version_1_checkpoint(small_state())
+    expected = torch.rand(2)
+    torch.save(old, tmp_path / "checkpoint_last.pt")
+    state = small_state(seed=3)
+    restore(state, read_checkpoint(tmp_path / "checkpoint_last.pt"), ALONE, steps_per_epoch=4)
+    assert torch.equal(torch.rand(2), expected)
+    assert state.position == Position(epoch=1, step_in_epoch=2, global_step=6)
+    assert state.totals.to_dict() == {"loss_sum": 7.5, "correct": 3, "images": 10, "data_seconds": 0.25,
+                                      "skipped_images": 0}
+    assert state.selection == Selection(epoch=1, weights="ema", validation_top1=33.333)
+    assert state.ema.updates == 6 and not state.ema.warmup  # version 1 averaged without a warm-up
+    for name, tensor in old["model"].items():
+        assert torch.equal(state.model.state_dict()[name], tensor)
+    assert state.schedule == LearningRateSchedule.for_run("cosine", 4, 3, 0.5)
+    assert [group["initial_lr"] for group in state.optimizer.param_groups] == [0.1, 0.1]
+
+
+def test_epoch_totals_keep_their_names_through_a_checkpoint():
+    totals = EpochTotals()
+    totals.add(torch.tensor(2.0), 4, 0.5)
+    totals.correct += 3
+    again = EpochTotals.from_dict(totals.to_dict(), torch.device("cpu"))
+    assert again.reduced(ALONE) == {"loss_sum": 8.0, "correct": 3.0, "images": 4.0, "data_seconds": 0.5,
+                                    "skipped_images": 0.0}
