@@ -1,7 +1,8 @@
 """`googlenet serve MODEL`: the prediction service and its page, on uvicorn.
 
 uvicorn handles SIGTERM and Ctrl-C: it stops accepting connections, lets the requests in flight finish
-(up to GRACEFUL_SECONDS), then the app's shutdown drains the batcher.
+(up to GRACEFUL_SECONDS), then the app's shutdown drains the batcher. It then re-raises the signal, so the
+process ends as killed by SIGTERM (status 143 in a shell), or as interrupted (130) after Ctrl-C.
 """
 
 from __future__ import annotations
