@@ -286,3 +286,30 @@ def test_unknown_flavour_lists_the_choices(capsys):
         main(["summary", "--flavour", "caffe"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "bn" in err and "torchvision" in err
+
+
+@pytest.mark.slow
+def test_a_trained_run_directory_works_with_every_command(tmp_path, capsys, monkeypatch):
+    """The run directory the real trainer writes (not a stand-in): predict, evaluate, export, resume."""
+    monkeypatch.setenv("GOOGLENET_CACHE", str(tmp_path / "cache"))
+    write_idx_set(tmp_path / "idx", train=40, test=10)
+    run = tmp_path / "run"
+    common = ["--data-dir", str(tmp_path / "idx"), "--batch-size", "4", "--no-progress", "--no-tensorboard"]
+    code, out, err = run_main(capsys, "train", "--epochs", "1", "--output-dir", str(run), *common)
+    assert code == 0, err
+    photo, _ = images(tmp_path)
+
+    code, out, err = run_main(capsys, "predict", str(run), str(photo), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["model"], report["epoch"]) == (str(run / "model"), 1) and report["weights"] in ("raw", "ema")
+    code, out, err = run_main(capsys, "evaluate", str(run), "--json")
+    assert code == 0, err
+    assert (json.loads(out)["data"], json.loads(out)["count"]) == ("fashion-mnist", 10)
+    code, out, err = run_main(capsys, "export", str(run), "--format", "torchscript")
+    assert code == 0, err and (run / "model" / "model.torchscript.pt").is_file()
+
+    code, out, err = run_main(capsys, "train", "--resume", str(run), "--epochs", "2")  # only --epochs changes
+    assert code == 0, err
+    recorded = json.loads((run / "config.json").read_text())
+    assert (recorded["epochs"], recorded["batch_size"]) == (2, 4)  # the new length; the rest as the run began
