@@ -225,6 +225,20 @@ def test_evaluate_without_data_and_without_a_record_asks_for_data(tmp_path, caps
     assert code == 2 and "no data set" in err and "--data" in err
 
 
+def test_a_command_imports_only_what_it_uses():
+    """`googlenet summary` builds its own options only: no data, training, PIL or server code is loaded."""
+    code = ("import contextlib, io, sys\n"
+            "from googlenet.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert main(['summary', '--input-size', '64']) == 0\n"
+            "heavy = ('googlenet.data', 'googlenet.training', 'googlenet.evaluation', 'googlenet.inference', "
+            "'googlenet.weights', 'PIL', 'matplotlib', 'fastapi', 'onnx')\n"
+            "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 # --- the installed command ---------------------------------------------------------------------------
 
 
