@@ -16,7 +16,7 @@ from googlenet.training.checkpoint import (
     CheckpointError,
     build_payload,
     capture_rng,
-    gather_rng,
+    gather_rank_states,
     read_checkpoint,
     restore,
     restore_rng,
@@ -53,7 +53,8 @@ def advance(state: RunState, steps: int) -> None:
 
 
 def payload_of(state: RunState) -> dict:
-    return build_payload(state, TrainConfig(epochs=3), gather_rng(ALONE), {"model_config": {}, "class_names": []})
+    return build_payload(state, TrainConfig(epochs=3), gather_rank_states(ALONE, state.totals),
+                         {"model_config": {}, "class_names": []})
 
 
 def test_a_checkpoint_restores_the_state_and_the_random_numbers_exactly(tmp_path):
@@ -90,10 +91,12 @@ def test_each_rank_gets_its_own_random_state_back(monkeypatch):
     state = small_state()
     payload = payload_of(state)
     payload["rng_by_rank"] = states
+    payload["totals_by_rank"] = [{**payload["totals_by_rank"][0], "images": 10 + rank} for rank in range(2)]
     for rank in (0, 1):
         restore(state, payload, DistributedContext(rank=rank, world_size=2), steps_per_epoch=4)
         expected = [draw for draw in draws if draw[0] == rank][0]
         assert (torch.rand(1).item(), random.random()) == expected[1:]
+        assert state.totals.images == 10 + rank  # its own running sums too
 
 
 def test_keeping_the_previous_checkpoint_and_a_failed_write_leaves_both_intact(tmp_path, monkeypatch):

@@ -55,9 +55,10 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
-def gather_rng(context: DistributedContext) -> list[dict[str, Any]]:
-    """Every rank's random-number state, in rank order (a collective: every rank calls it)."""
-    mine = capture_rng()
+def gather_rank_states(context: DistributedContext, totals: EpochTotals) -> list[dict[str, Any]]:
+    """Every rank's own part of the state, in rank order: its random-number state and its running sums
+    of the current epoch (a collective: every rank calls it)."""
+    mine = {"rng": capture_rng(), "totals": totals.to_dict()}
     if not context.enabled:
         return [mine]
     gathered: list[Any] = [None] * context.world_size
@@ -65,10 +66,10 @@ def gather_rng(context: DistributedContext) -> list[dict[str, Any]]:
     return gathered
 
 
-def build_payload(state: RunState, config: TrainConfig, rng_by_rank: list[dict[str, Any]],
+def build_payload(state: RunState, config: TrainConfig, rank_states: list[dict[str, Any]],
                   model_record: dict[str, Any]) -> dict[str, Any]:
-    """Everything needed to continue `state` exactly. `model_record`: the model's config, classes and
-    preprocessing, to rebuild and check the model on resume."""
+    """Everything needed to continue `state` exactly. `rank_states`: `gather_rank_states`'s list;
+    `model_record`: the model's config, classes and preprocessing, to rebuild and check the model."""
     return {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -80,11 +81,11 @@ def build_payload(state: RunState, config: TrainConfig, rng_by_rank: list[dict[s
         "ema": state.ema.state_dict() if state.ema is not None else None,
         "ema_warmup": state.ema.warmup if state.ema is not None else None,
         "position": vars(state.position).copy(),
-        "totals": state.totals.to_dict(),
         "selection": state.selection.to_dict(),
         "history": state.history,
-        "rng_by_rank": rng_by_rank,
-        "world_size": len(rng_by_rank),
+        "rng_by_rank": [part["rng"] for part in rank_states],
+        "totals_by_rank": [part["totals"] for part in rank_states],
+        "world_size": len(rank_states),
     }
 
 
@@ -168,12 +169,12 @@ def restore(state: RunState, checkpoint: dict[str, Any], context: DistributedCon
         state.ema.load_state_dict(checkpoint["ema"])
         state.ema.warmup = bool(checkpoint.get("ema_warmup", True))
     state.position = Position(**checkpoint["position"])
-    state.totals = EpochTotals.from_dict(checkpoint["totals"], state.totals.loss_sum.device)
     state.selection = Selection.from_dict(checkpoint["selection"])
     state.history = list(checkpoint["history"])
-    rng_by_rank = checkpoint["rng_by_rank"]
+    rng_by_rank, totals_by_rank = checkpoint["rng_by_rank"], checkpoint["totals_by_rank"]
     if len(rng_by_rank) != context.world_size or rng_by_rank[context.rank] is None:
-        return False
+        return False  # another number of processes: allowed at an epoch boundary only, where the sums are 0
+    state.totals = EpochTotals.from_dict(totals_by_rank[context.rank], state.totals.loss_sum.device)
     restore_rng(rng_by_rank[context.rank])
     return True
 
@@ -197,7 +198,8 @@ def upgrade_version_1(checkpoint: dict[str, Any], steps_per_epoch: int) -> dict[
         ema_warmup=False,
         position={"epoch": checkpoint["epoch"], "step_in_epoch": checkpoint["step_in_epoch"],
                   "global_step": checkpoint["global_step"]},
-        totals={"loss_sum": loss_sum, "correct": correct, "images": int(images), "data_seconds": data_seconds},
+        totals_by_rank=[{"loss_sum": loss_sum, "correct": correct, "images": int(images),
+                         "data_seconds": data_seconds}] + [None] * (checkpoint.get("world_size", 1) - 1),
         selection={"epoch": selected_epoch, "weights": checkpoint.get("best_weights", "raw"),
                    "validation_top1": round(best, 3) if best is not None and best >= 0 else None},
         rng_by_rank=[checkpoint["rng"]] + [None] * (checkpoint.get("world_size", 1) - 1),

@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from googlenet.distributed import parameters_in_sync, setup_distributed, synchronize, teardown_distributed
-from googlenet.training.checkpoint import build_payload, checkpoint_path, gather_rng, read_checkpoint, save_checkpoint
+from googlenet.training.checkpoint import (
+    build_payload,
+    checkpoint_path,
+    gather_rank_states,
+    read_checkpoint,
+    save_checkpoint,
+)
 from googlenet.training.config import (  # noqa: F401 - the names other modules import from here
     AMP_MODES,
     BEST_CHECKPOINT,
@@ -134,9 +140,9 @@ class Trainer:
         self._save_checkpoint(best=kept)
 
     def _save_checkpoint(self, best: bool) -> None:
-        rng_by_rank = gather_rng(self.context)  # every rank takes part; rank 0 writes
+        rank_states = gather_rank_states(self.context, self.state.totals)  # every rank takes part; rank 0 writes
         if self.is_main:
-            payload = build_payload(self.state, self.config, rng_by_rank, _model_record(self.state.model))
+            payload = build_payload(self.state, self.config, rank_states, _model_record(self.state.model))
             save_checkpoint(payload, self.run_dir, best=best)
 
     def _result(self, status: str) -> TrainResult:
