@@ -20,8 +20,9 @@ from googlenet.explain.attribution import Explanation
 # One colour per branch, in branch order (1x1, 3x3, 5x5, pool): the page's stylesheet uses the same.
 BRANCH_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1")
 HEATMAP_COLOURMAP = "jet"
-# The heatmap's opacity where Grad-CAM is at its maximum (it fades to transparent where it is zero).
-HEATMAP_OPACITY = 0.6
+# The heatmap's opacity where Grad-CAM is at its maximum; it fades linearly to transparent where Grad-CAM
+# is zero, so the image shows through wherever there is no evidence.
+HEATMAP_OPACITY = 0.7
 
 
 def heatmap_rgba(cam: np.ndarray) -> np.ndarray:
@@ -30,7 +31,7 @@ def heatmap_rgba(cam: np.ndarray) -> np.ndarray:
 
     values = np.clip(cam.astype(np.float64), 0.0, 1.0)
     colours = colormaps[HEATMAP_COLOURMAP](values)
-    colours[..., 3] = HEATMAP_OPACITY * np.sqrt(values)  # sqrt: weak evidence still shows faintly
+    colours[..., 3] = HEATMAP_OPACITY * values
     return (colours * 255).round().astype(np.uint8)
 
 
