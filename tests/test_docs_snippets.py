@@ -149,7 +149,7 @@ def test_the_block_reader_finds_blocks_and_opt_outs(tmp_path):
         run_blocks(document, python_blocks(document), {})
 
 
-def test_the_four_verbs_are_functions_at_the_top_level():
+def test_the_four_verbs_are_functions_at_the_top_level_and_every_name_resolves():
     import subprocess
 
     code = ("import inspect, sys, googlenet\n"
@@ -158,6 +158,8 @@ def test_the_four_verbs_are_functions_at_the_top_level():
             "assert not heavy, heavy\n"
             "for name in ('train', 'evaluate', 'predict', 'export'):\n"
             "    assert inspect.isfunction(getattr(googlenet, name)), name\n"
+            "for name in googlenet.__all__:\n"
+            "    getattr(googlenet, name)\n"
             "print(sorted(set(googlenet.__all__) & {'train', 'evaluate', 'predict', 'export'}))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
