@@ -81,7 +81,7 @@ def add_option(parser: argparse.ArgumentParser, *flags: str, shown_default: Any 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="a model directory (config.json + model.safetensors) or a training run directory "
-                        "(its model/, the best weights, is used)")
+                        "(its model/: the weights the run kept)")
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
