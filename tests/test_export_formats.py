@@ -90,14 +90,19 @@ def test_an_unknown_format_is_a_clear_error_listing_the_formats(tmp_path, capsys
     directory = model_dir(tmp_path, "bn")
     with pytest.raises(ValueError, match="unknown export format 'tflite'; choose one of: onnx, exported-program, torchscript"):
         export_model(directory, tmp_path / "model.tflite", "tflite")
-    assert main(["export", str(directory), "--format", "tflite"]) == 2
-    assert "googlenet export: error: unknown export format 'tflite'; choose one of: onnx, " in capsys.readouterr().err
+    try:  # argparse refuses it (its choices are EXPORT_FORMATS), exiting with 2
+        code = main(["export", str(directory), "--format", "tflite"])
+    except SystemExit as exit:
+        code = exit.code
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "googlenet export: error: argument --format: invalid choice: 'tflite'" in error and "'onnx'" in error
     assert not (tmp_path / "model.tflite").exists()
 
 
 def test_exporting_a_missing_model_directory_names_it(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nowhere")]) == 2
-    assert f"{tmp_path / 'nowhere'} is not a model directory" in capsys.readouterr().err
+    assert f"googlenet export: error: {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -108,3 +113,51 @@ def test_an_export_without_recorded_preprocessing_uses_224(tmp_path):
     assert description["input"]["shape"] == ["batch", 3, 224, 224] and description["preprocessing"] is None
     output = torch.jit.load(path)(torch.zeros(1, 3, 224, 224))
     assert output.shape == (1, 10) and torch.isfinite(output).all()
+
+
+# -- one export path, run directories, nothing half-written ------------------------------------------------
+
+
+def test_export_and_the_fast_path_share_one_onnx_exporter():
+    import googlenet.weights.export as export_module
+    from googlenet.inference import optimize
+
+    assert export_model is export_module.export
+    assert optimize.onnx_bytes is export_module.onnx_bytes
+    assert optimize.exported_program is export_module.exported_program
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_a_run_directory_exports_its_model(tmp_path):
+    from googlenet.weights.export import export
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"epochs": 2, "flavour": "bn"}))  # a run's TrainConfig
+    model = give_real_scale(googlenet("bn", num_classes=10))
+    model.preprocessing = Preprocessing(input_size=SIZE, resize_size=73)
+    save_pretrained(model, run / "model")
+    path = export(run, format="torchscript")
+    assert path == run / "model" / EXPORT_FORMATS["torchscript"]
+    assert_matches_pytorch(torch.jit.load(path), from_pretrained(run / "model"))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_a_failed_export_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    directory = model_dir(tmp_path, "bn")
+    path = export_model(directory, format="torchscript")
+    before = path.read_bytes(), sidecar_path(path).read_bytes()
+
+    def write_half_then_fail(module, target):
+        with open(target, "wb") as file:
+            file.write(b"half an export")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch.jit, "save", write_half_then_fail)
+    with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
+        export_model(directory, format="torchscript")
+    assert (path.read_bytes(), sidecar_path(path).read_bytes()) == before
+    assert sorted(p.name for p in directory.iterdir()) == sorted(
+        ["config.json", "model.safetensors", path.name, sidecar_path(path).name])  # no temporary left behind
+    monkeypatch.undo()
+    assert_matches_pytorch(torch.jit.load(path), from_pretrained(directory))

@@ -437,3 +437,46 @@ def test_class_names_and_preprocessing_live_in_one_checked_record():
     assert model.class_names == ["a", "b", "c"]  # a refused change leaves the record as it was
     model.reset_classifier(5)
     assert model.class_names is None and model.preprocessing == Preprocessing(input_size=64)
+
+
+# -- written whole or not at all ---------------------------------------------------------------------------
+
+
+def test_a_failed_save_leaves_the_previous_model_directory_whole_and_loadable(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from googlenet.atomic_files import AtomicWriteError
+
+    old_model, directory = small_model_dir(tmp_path)
+    (directory / "README.md").write_text("my notes\n")
+    before = {path.name: path.read_bytes() for path in directory.iterdir()}
+    new_model = give_real_scale(googlenet("bn", num_classes=3), seed=1)
+    real_write_text = Path.write_text
+
+    def fail_on_config(self, *args, **kwargs):
+        if self.name == "config.json":  # the weights are already written by then
+            raise OSError(28, "No space left on device")
+        return real_write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", fail_on_config)
+    with pytest.raises(AtomicWriteError, match=f"cannot write {directory}: No space left on device"):
+        save_pretrained(new_model, directory)
+    monkeypatch.undo()
+
+    assert {path.name: path.read_bytes() for path in directory.iterdir()} == before
+    assert [path.name for path in tmp_path.iterdir()] == ["model"]  # no staging directory left behind
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(from_pretrained(directory)(x), old_model.eval()(x))
+    save_pretrained(new_model, directory)  # a save that succeeds replaces the weights, keeps the README
+    assert (directory / "README.md").read_text() == "my notes\n"
+    with torch.no_grad():
+        assert torch.equal(from_pretrained(directory)(x), new_model.eval()(x))
+
+
+def test_saving_over_a_directory_that_is_not_a_model_directory_is_refused(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"...")
+    with pytest.raises(ValueError, match="holds other files and is not a model directory"):
+        save_pretrained(googlenet("bn", num_classes=3), tmp_path / "photos")
+    assert [path.name for path in (tmp_path / "photos").iterdir()] == ["cat.jpg"]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import io
 import shutil
 import statistics
 import time
@@ -40,6 +39,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from googlenet.models.layers import ConvBlock, InceptionModule
 from googlenet.models.network import GoogLeNet
+# The one export path, shared with `googlenet export` (re-exported here for benchmark and quantize).
+from googlenet.weights.export import exported_program, onnx_bytes  # noqa: F401
 
 # "eager": the rebuilt network in PyTorch; "compile": the same under torch.compile (needs a C++ compiler on
 # CPUs); "onnxruntime" and "openvino": exported to ONNX Runtime or OpenVINO (CPU only, optional packages).
@@ -212,31 +213,6 @@ class OpenVinoNetwork(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         array = x.detach().to("cpu", torch.float32).contiguous().numpy()
         return torch.from_numpy(self.compiled(array)[0].copy())
-
-
-def _export_example(example: Tensor) -> Tensor:
-    from googlenet.weights.export import EXAMPLE_BATCH
-
-    # torch.export would fix a batch dimension of 1 (it specialises sizes 0 and 1); export.py's batch of 2.
-    return example[:1].expand(EXAMPLE_BATCH, *example.shape[1:]).contiguous()
-
-
-def exported_program(network: nn.Module, example: Tensor) -> torch.export.ExportedProgram:
-    """`network` under torch.export, with a dynamic batch size."""
-    return torch.export.export(network, (_export_example(example),), dynamic_shapes=({0: torch.export.Dim("batch")},))
-
-
-def onnx_bytes(network: nn.Module, example: Tensor) -> bytes:
-    """`network` exported to ONNX (torch.export-based exporter, dynamic batch), as the bytes of the file."""
-    from googlenet.weights.export import INPUT_NAME, ONNX_OPSET, OUTPUT_NAME
-
-    program = torch.onnx.export(
-        network, (_export_example(example),), dynamo=True, opset_version=ONNX_OPSET, input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME], dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
-    )
-    buffer = io.BytesIO()
-    program.save(buffer)
-    return buffer.getvalue()
 
 
 def _build(backend: str, model: GoogLeNet, example: Tensor, threads: int | None, fuse: bool | None) -> nn.Module:

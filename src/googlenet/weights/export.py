@@ -5,19 +5,24 @@ and a fixed square input of the model's preprocessing `input_size` (224 when non
 preprocessing and class names go with it, because a model fed the wrong preprocessing gives
 near-zero accuracy without any error (onnx/models issues 172, 265, 622): in `<output>.json` beside
 every export, and in the ONNX file's metadata_props as well.
+
+`onnx_program`, `onnx_bytes` and `exported_program` are the one way this project calls torch's
+exporters: `googlenet export` and the fast path (`googlenet.inference.optimize`) both use them.
 """
 
 from __future__ import annotations
 
 import copy
 import importlib.util
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
-from googlenet.weights.model_dir import from_pretrained
+from googlenet.atomic_files import atomic_path
 from googlenet.models.network import GoogLeNet
 
 # Format name -> the file name an export of a model directory gets inside it by default.
@@ -35,50 +40,64 @@ DEFAULT_INPUT_SIZE = 224
 EXAMPLE_BATCH = 2
 
 
-def export_model(model: GoogLeNet | str | Path, output: str | Path | None = None, format: str = "onnx") -> Path:
-    """Export a GoogLeNet (or the model directory at `model`) to `output` in `format`, write the
-    `<output>.json` description beside it, and return the path of the exported file.
+def export(model_or_dir: GoogLeNet | str | Path, output: str | Path | None = None, format: str = "onnx") -> Path:
+    """Export a GoogLeNet, a model directory or a training run directory (its `model/`) to `output`
+    in `format`, write the `<output>.json` description beside it, and return the path of the export.
 
     Formats: "onnx" (needs the `export` extra: onnx and onnxscript), "exported-program" (a .pt2 for
     `torch.export.load`) and "torchscript" (traced; `torch.jit.load`). Without `output`, a model
     directory's export goes inside it under the name in `EXPORT_FORMATS`. A GoogLeNet passed in is
-    not changed.
+    not changed. Both files appear whole or not at all (an earlier export stays until then).
     """
     if format not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
     if format == "onnx" and importlib.util.find_spec("onnxscript") is None:
         raise ImportError("ONNX export needs onnx and onnxscript: pip install 'googlenet[export]'")
-    if isinstance(model, (str, Path)):
-        output = Path(model) / EXPORT_FORMATS[format] if output is None else output
-        model = from_pretrained(model)
-    elif not isinstance(model, GoogLeNet):
-        raise TypeError(f"export_model takes a GoogLeNet or a model directory, got {type(model).__name__}")
-    elif output is None:
-        raise ValueError("export_model needs an output path when given a model object")
-    else:
-        model = copy.deepcopy(model)
+    model, output = _model_and_output(model_or_dir, output, format)
     model.drop_aux_heads()  # the paper discards them at inference
     model.eval()
 
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     size = model.preprocessing.input_size if model.preprocessing is not None else DEFAULT_INPUT_SIZE
     example = torch.randn(EXAMPLE_BATCH, model.in_chans, size, size, device=next(model.parameters()).device)
     description = describe(model, format, size)
-
-    if format == "onnx":
-        _export_onnx(model, example, output, description)
-    elif format == "exported-program":
-        torch.export.save(_exported_program(model, example), output)
-    else:
-        with torch.no_grad():
-            torch.jit.save(torch.jit.trace(model, example), output)
-    sidecar_path(output).write_text(json.dumps(description, indent=2) + "\n")
+    with atomic_path(sidecar_path(output)) as sidecar, atomic_path(output) as written:
+        if format == "onnx":
+            program = onnx_program(model, example)
+            for key in ("preprocessing", "class_names", "model"):
+                program.model.metadata_props[key] = json.dumps(description[key])
+            program.save(written, external_data=False)  # weights inside the .onnx file: one file to ship
+        elif format == "exported-program":
+            torch.export.save(exported_program(model, example), written)
+        else:
+            with torch.no_grad():
+                torch.jit.save(torch.jit.trace(model, example), written)
+        sidecar.write_text(json.dumps(description, indent=2) + "\n")
     return output
 
 
+export_model = export  # the name before `export`; kept for callers that use it
+
+
+def _model_and_output(
+    model_or_dir: GoogLeNet | str | Path, output: str | Path | None, format: str
+) -> tuple[GoogLeNet, Path]:
+    """A copy of the model to export (loaded, if a directory) and where the export goes."""
+    if isinstance(model_or_dir, (str, Path)):
+        from googlenet.weights.model_dir import from_pretrained, model_directory
+
+        directory = model_directory(model_or_dir)
+        model = from_pretrained(directory)
+        return model, Path(directory / EXPORT_FORMATS[format] if output is None else output)
+    if not isinstance(model_or_dir, GoogLeNet):
+        raise TypeError(f"export takes a GoogLeNet, a model directory or a run directory, got "
+                        f"{type(model_or_dir).__name__}")
+    if output is None:
+        raise ValueError("export needs an output path when given a model object")
+    return copy.deepcopy(model_or_dir), Path(output)
+
+
 def sidecar_path(output: str | Path) -> Path:
-    """Where `export_model` writes the description of an export: `<output>.json`."""
+    """Where `export` writes the description of an export: `<output>.json`."""
     output = Path(output)
     return output.with_name(output.name + ".json")
 
@@ -96,21 +115,32 @@ def describe(model: GoogLeNet, format: str, input_size: int) -> dict[str, Any]:
     }
 
 
+def _example_batch(example: Tensor) -> Tensor:
+    # torch.export would fix a batch dimension of 1 (it specialises sizes 0 and 1): a batch of 2.
+    return example[:1].expand(EXAMPLE_BATCH, *example.shape[1:]).contiguous()
+
+
 def _dynamic_batch() -> tuple[dict[int, Any]]:
     return ({0: torch.export.Dim("batch")},)
 
 
-def _exported_program(model: GoogLeNet, example: torch.Tensor) -> torch.export.ExportedProgram:
-    return torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch())
+def exported_program(network: nn.Module, example: Tensor) -> torch.export.ExportedProgram:
+    """`network` under torch.export with a dynamic batch size; `example` gives the image shape."""
+    return torch.export.export(network, (_example_batch(example),), dynamic_shapes=_dynamic_batch())
 
 
-def _export_onnx(model: GoogLeNet, example: torch.Tensor, output: Path, description: dict[str, Any]) -> None:
-    # torch's exporter based on torch.export (the default since torch 2.9; the TorchScript-based one
-    # is deprecated). Weights are stored inside the .onnx file: one file to ship.
-    program = torch.onnx.export(
-        model, (example,), dynamo=True, opset_version=ONNX_OPSET, input_names=[INPUT_NAME],
+def onnx_program(network: nn.Module, example: Tensor) -> Any:
+    """`network` as a torch.onnx.ONNXProgram: torch's exporter based on torch.export (the default since
+    torch 2.9; the TorchScript-based one is deprecated), opset `ONNX_OPSET`, input `input`, output
+    `logits`, dynamic batch; `example` gives the image shape."""
+    return torch.onnx.export(
+        network, (_example_batch(example),), dynamo=True, opset_version=ONNX_OPSET, input_names=[INPUT_NAME],
         output_names=[OUTPUT_NAME], dynamic_shapes=_dynamic_batch(), verbose=False,
     )
-    for key in ("preprocessing", "class_names", "model"):
-        program.model.metadata_props[key] = json.dumps(description[key])
-    program.save(output, external_data=False)
+
+
+def onnx_bytes(network: nn.Module, example: Tensor) -> bytes:
+    """`onnx_program(network, example)` as the bytes of an .onnx file (for ONNX Runtime sessions)."""
+    buffer = io.BytesIO()
+    onnx_program(network, example).save(buffer)
+    return buffer.getvalue()

@@ -15,12 +15,14 @@ re-exported here, where they lived before).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import save
 
+from googlenet.atomic_files import atomic_directory
 from googlenet.models.table import FLAVOURS
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig
 from googlenet.data.preprocessing import Preprocessing
@@ -68,7 +70,9 @@ def save_pretrained(
     """Write `model` as a model directory (model.safetensors + config.json) and return its path.
 
     `class_names` and `preprocessing` override the model's own metadata record (`model.metadata`);
-    the model is not changed.
+    the model is not changed. The directory appears whole or not at all: it is written beside the
+    target and swapped in (other files already in it are carried over), so a failure half-way leaves
+    the previous version as it was. A non-empty directory that is not a model directory is refused.
     """
     if not isinstance(model, GoogLeNet):
         raise TypeError(f"save_pretrained takes a googlenet.GoogLeNet, got {type(model).__name__}")
@@ -80,13 +84,37 @@ def save_pretrained(
                 **metadata.to_dict()}
     # The same check as on loading: never write a directory that from_pretrained would refuse.
     _parse_config(document, directory / CONFIG_NAME)
+    _check_replaceable(directory)
 
-    directory.mkdir(parents=True, exist_ok=True)
     state_dict = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
-    # Bytes written with open(), not save_file, which creates the file readable by its owner only.
-    (directory / WEIGHTS_NAME).write_bytes(save(state_dict, metadata={"format": "pt"}))  # "pt": the Hub's convention
-    (directory / CONFIG_NAME).write_text(json.dumps(document, indent=2) + "\n")
+    with atomic_directory(directory) as staging:
+        _carry_over(directory, staging)
+        # Bytes written with open(), not save_file, which creates the file readable by its owner only.
+        (staging / WEIGHTS_NAME).write_bytes(save(state_dict, metadata={"format": "pt"}))  # "pt": the Hub's convention
+        (staging / CONFIG_NAME).write_text(json.dumps(document, indent=2) + "\n")
     return directory
+
+
+def _check_replaceable(directory: Path) -> None:
+    """Refuse to swap out anything but a model directory, an empty directory or nothing."""
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{directory} is a file, not a model directory: choose another path")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / CONFIG_NAME).is_file():
+        raise ValueError(f"{directory} holds other files and is not a model directory (no {CONFIG_NAME}): "
+                         "refusing to replace it; choose a new or empty directory")
+
+
+def _carry_over(directory: Path, staging: Path) -> None:
+    """Copy what else the old directory holds (a README, exports) into the new one."""
+    if not directory.is_dir():
+        return
+    for entry in directory.iterdir():
+        if entry.name in (CONFIG_NAME, WEIGHTS_NAME):
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, staging / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
 
 
 def model_directory(path: str | Path) -> Path:
