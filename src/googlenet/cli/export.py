@@ -23,9 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from googlenet.evaluation.model_source import find_model
-    from googlenet.weights.export import export_model, sidecar_path
+    from googlenet.weights.export import export, sidecar_path
 
     source = find_model(args.model)
-    path = export_model(source.model_dir, args.output, args.format)
+    path = export(source.model_dir, args.output, args.format)
     print(f"wrote {path} and {sidecar_path(path)} from {source.describe()}")
     return EXIT_OK
