@@ -38,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="request bodies over this many MiB are refused (413)")
     parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
                         help="images over this many pixels are refused before decoding (413)")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                        help="how much the server logs (uvicorn and googlenet)")
 
 
 def run(args: argparse.Namespace) -> int:
