@@ -54,6 +54,18 @@ def test_a_run_writes_everything_and_names_the_split_of_every_figure(tmp_path, c
     assert "validation accuracy (top-1)" in out and "test accuracy (top-1)" in out and "on 32 images" in out
 
 
+@pytest.mark.slow
+def test_without_a_validation_split_the_final_averaged_weights_are_kept(tmp_path):
+    result = train(tiny_config(tmp_path, val_fraction=0.0, epochs=1))
+    assert (result.selected_epoch, result.selected_weights) == (1, "ema")
+    assert result.selected_by.startswith("final epoch") and result.validation is None
+    row = json.loads((result.run_dir / "metrics.json").read_text())[0]
+    assert not [key for key in row if "validation" in key] and row["test_weights"] == "ema"
+    evaluation = json.loads((result.run_dir / "model" / "evaluation.json").read_text())
+    assert "validation" not in evaluation and evaluation["test"]["count"] == 32
+    assert result.test["top1"] == pytest.approx(row["test_top1"], abs=1e-3)
+
+
 def run_with_stop_at(config: TrainConfig, stop_at_step: int, monkeypatch, resume=None):
     """Run as if Ctrl-C came during optimizer step `stop_at_step` (counting from 1 over the whole run)."""
     import googlenet.training.loop as loop
@@ -91,6 +103,32 @@ def test_an_interrupted_run_resumed_ends_with_the_same_weights(tmp_path, monkeyp
         assert torch.equal(expected["ema"][key], got["ema"][key]), key
     assert expected["history"][-1]["validation_top1"] == got["history"][-1]["validation_top1"]
     assert expected["history"][-1]["train_loss"] == got["history"][-1]["train_loss"]
+
+
+@pytest.mark.slow
+def test_the_learning_rate_across_a_resume_with_more_epochs_is_continuous_and_never_rises(tmp_path, monkeypatch):
+    import googlenet.training.loop as loop
+    from googlenet.training.schedule import LearningRateSchedule
+
+    rates = []
+    original = loop.train_step
+
+    def recording(model, criterion, optimizer, *args, **kwargs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        return original(model, criterion, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", recording)
+    interrupted = run_with_stop_at(tiny_config(tmp_path, epochs=2), 6, monkeypatch)  # 4 steps an epoch
+    assert interrupted.status == "interrupted" and len(rates) == 6
+    resumed = train(tiny_config(tmp_path, epochs=3), resume=interrupted.run_dir)
+    assert resumed.status == "finished" and len(rates) == 12
+    peak = TINY["batch_size"] / 128 * 0.1  # --lr 0.1 for a batch of 128, scaled linearly
+    two_epochs = LearningRateSchedule.for_run("cosine", 4, epochs=2, warmup_epochs=0.5)
+    assert rates[:6] == pytest.approx([peak * two_epochs.factor(step) for step in range(6)])
+    assert rates[6] == pytest.approx(peak * two_epochs.factor(6))  # continuous across the resume
+    after_warmup = rates[2:]
+    assert all(later <= earlier for earlier, later in zip(after_warmup, after_warmup[1:]))
+    assert rates[7] > peak * two_epochs.factor(7)  # stretched over the longer run, not cut short
 
 
 @pytest.mark.slow
@@ -218,13 +256,13 @@ def test_evaluate_and_predict_on_a_trained_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_training_on_an_image_folder_with_a_broken_file(tmp_path):
+def test_training_on_an_image_folder_names_its_validation_and_test_folders(tmp_path, capsys):
     from PIL import Image
 
-    from googlenet.data.datasets import SkippedImagesWarning
+    from googlenet.data.splits import SkippedImagesWarning
 
     generator = torch.Generator().manual_seed(0)
-    for split, count in (("train", 12), ("val", 4)):
+    for split, count in (("train", 20), ("val", 4), ("test", 3)):
         for index_class, name in enumerate(("circles", "squares")):
             folder = tmp_path / "shapes" / split / name
             folder.mkdir(parents=True)
@@ -236,7 +274,13 @@ def test_training_on_an_image_folder_with_a_broken_file(tmp_path):
                          batch_size=8, epochs=1, amp="off", progress=False, tensorboard=False)
     with pytest.warns(SkippedImagesWarning, match="zero.jpg"):
         result = train(config)
-    assert result.status == "finished"
+    assert result.status == "finished" and result.selected_by == "validation top-1"
+    assert result.validation["count"] == 8 and result.test["count"] == 6
+    out = capsys.readouterr().out
+    assert "validation: 8 images" in out and "test: 6 images" in out and "machine:" in out
+    assert "validation accuracy (top-1)" in out and "test accuracy (top-1)" in out
+    row = json.loads((result.run_dir / "metrics.json").read_text())[0]
+    assert {"validation_top1", "test_top1"} <= set(row)
     from googlenet.weights.model_dir import from_pretrained
 
     model = from_pretrained(result.model_dir)

@@ -197,4 +197,6 @@ class TrainResult:
             if numbers:
                 lines.append(f"{split} accuracy (top-1): {numbers['top1']:.2f}%, top-5 {numbers['top5']:.2f}% "
                              f"on {numbers['count']} images")
+        lines.append(f"metrics and plots: {self.run_dir / 'metrics.csv'}, {self.run_dir / 'curves.png'}, "
+                     f"{self.run_dir / 'confusion_matrix.png'}")
         return "\n".join(lines)

@@ -65,7 +65,7 @@ def _first(dataset: Dataset | None, count: int | None) -> Dataset | None:
 def build_model(config: TrainConfig, data: Any) -> tuple[nn.Module, str | None]:
     """(the model to train with its class names and preprocessing attached, a description of the
     initial weights or None for random ones)."""
-    from googlenet.models.network import GoogLeNet, googlenet
+    from googlenet.models.network import googlenet
 
     if config.init is None:
         model = googlenet(config.flavour, num_classes=len(data.classes), in_chans=data.in_chans,
@@ -75,19 +75,30 @@ def build_model(config: TrainConfig, data: Any) -> tuple[nn.Module, str | None]:
         from googlenet.weights.init import load_initial_weights
 
         initial = load_initial_weights(config.init, num_classes=len(data.classes), in_chans=data.in_chans,
-                                       flavour=config.flavour)
+                                       flavour=config.flavour, aux_logits=config.aux_logits,
+                                       class_names=list(data.classes))
         model, description = initial.model, initial.description
-        if model.aux_logits and not config.aux_logits:
-            plain = GoogLeNet(model.config.__class__(**{**model.config.to_dict(), "aux_logits": False}),
-                              init_weights=False)
-            plain.load_state_dict({key: value for key, value in model.state_dict().items()
-                                   if not key.startswith(("aux1.", "aux2."))})
-            model = plain
         if config.freeze_to is not None:
             freeze_through(model, config.freeze_to)
+    # The preprocessing the run trains and evaluates with, which is what the saved model must be given.
     model.class_names = list(data.classes)
     model.preprocessing = data.preprocessing
     return model, description
+
+
+def initial_input_size(config: TrainConfig) -> tuple[int | None, str | None]:
+    """(input size, the decision's text): --input-size if given; with --init, the size the weights were
+    trained at; else None (the data's choice)."""
+    if config.input_size is not None or config.init is None:
+        return config.input_size, None
+    from googlenet.weights.init import load_initial_weights
+
+    preprocessing = load_initial_weights(config.init, num_classes=2, in_chans=3, flavour=config.flavour,
+                                         aux_logits=False).preprocessing
+    if preprocessing is None:
+        return None, None
+    return preprocessing.input_size, (f"input size {preprocessing.input_size}: the initial weights were trained at "
+                                      "that size (pass --input-size to choose another)")
 
 
 def freeze_through(model: nn.Module, stage: str) -> list[str]:
@@ -146,11 +157,14 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
     from googlenet.training.state import EpochTotals, RunState
     from googlenet.training.step import autocast_dtype_for, build_optimizer, prepare_model
 
+    input_size, why = initial_input_size(config)
     seed_everything(config.seed, context.rank)
-    data = load_run_data(config, config.input_size)
+    data = load_run_data(config, input_size)
+    if why:
+        data.decisions.append(why)
     model, description = build_model(config, data)
     if description:
-        notes.append(f"initial weights: {description}")
+        notes.append(description)
     if config.freeze_to:
         notes.append(f"fixed: the network up to and including {config.freeze_to} (BatchNorm statistics too); the "
                      f"pretrained layers after it train at {config.pretrained_lr_scale} x the classifier's rate")
@@ -186,17 +200,21 @@ def describe_start(session: Any, data: Any, notes: list[str]) -> list[str]:
     except ImportError:
         pass
     lines.append(f"data: {data.name}: {len(data.train):,} training images in {len(data.classes)} classes")
+    config = session.config
     if data.validation is not None:
-        lines.append(f"validation: {len(data.validation):,} images ({data.validation_source}): chooses the epoch "
-                     "and raw or averaged weights to keep")
+        source = data.validation_source or "the validation split"
+        if config.val_subset:
+            source = f"the first {len(data.validation):,} of {source}"
+        lines.append(f"validation: {len(data.validation):,} images ({source}): chooses the epoch and raw or "
+                     "averaged weights to keep")
     else:
         lines.append("validation: none: the final weights are kept" +
-                     (", averaged (EMA)" if session.config.ema_decay is not None else ""))
+                     (", averaged (EMA)" if config.ema_decay is not None else ""))
     if data.test is not None:
         lines.append(f"test: {len(data.test):,} images: reported each epoch for information and once at the end "
                      "on the kept weights; never used to choose")
     lines += [f"  {decision}" for decision in getattr(data, "decisions", [])]
-    global_batch = session.config.batch_size * session.context.world_size
+    global_batch = config.batch_size * session.context.world_size
     lines.append(f"{session.steps_per_epoch} steps of {global_batch} images per epoch"
                  + (f" on {session.context.world_size} processes" if session.context.enabled else ""))
     return lines + notes

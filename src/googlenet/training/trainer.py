@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from googlenet.atomic_files import AtomicWriteError
 from googlenet.distributed import parameters_in_sync, setup_distributed, synchronize, teardown_distributed
 from googlenet.training.checkpoint import (
     build_payload,
@@ -90,7 +91,7 @@ class Trainer:
         status = "finished"
         try:
             if self.is_main:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
+                _make_directory(self.run_dir)
                 self.outputs = RunOutputs(self.run_dir, tensorboard=self.config.tensorboard)
                 self.outputs.write_config(self.config)
                 print("\n".join(describe_start(self.session, self.data, self.notes)), flush=True)
@@ -160,6 +161,13 @@ class Trainer:
         if self.is_main:
             print(result.summary(), flush=True)
         return result
+
+
+def _make_directory(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise AtomicWriteError(path, error) from error
 
 
 def _model_record(model: Any) -> dict[str, Any]:

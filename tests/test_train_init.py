@@ -1,0 +1,57 @@
+"""Fine-tuning: --init from a model directory and from a run directory, --freeze-to keeping the early
+stages and their BatchNorm statistics fixed, the flavour taken from the weights."""
+
+import json
+
+import pytest
+import torch
+from helpers import image_tree, write_model_dir
+
+from googlenet.training.config import TrainConfig
+from googlenet.training.trainer import train
+
+
+def small_folder(root):
+    image_tree(root / "train", classes=("ants", "bees", "wasps"), per_class=12, size=(40, 30))
+    image_tree(root / "val", classes=("ants", "bees", "wasps"), per_class=3, size=(40, 30))
+    return root
+
+
+def test_a_flavour_contradicting_the_initial_weights_is_refused(tmp_path):
+    write_model_dir(tmp_path / "weights", [str(index) for index in range(10)], in_chans=1)
+    config = TrainConfig(data=str(tmp_path), init=str(tmp_path / "weights"), flavour="paper",
+                         output_dir=str(tmp_path / "run"))
+    with pytest.raises(ValueError, match="flavour 'bn'.*flavour 'paper' was asked for"):
+        train(config)
+
+
+@pytest.mark.slow
+def test_fine_tuning_from_a_model_directory_then_from_its_run(tmp_path, capsys):
+    initial = write_model_dir(tmp_path / "weights", [str(index) for index in range(10)], in_chans=1)
+    data = small_folder(tmp_path / "insects")
+    config = TrainConfig(data=str(data), init=str(tmp_path / "weights"), freeze_to="inception4e", epochs=1,
+                         batch_size=8, output_dir=str(tmp_path / "run"), amp="off", progress=False,
+                         tensorboard=False)
+    result = train(config)
+    assert result.status == "finished"
+    out = capsys.readouterr().out
+    assert "initial weights: model directory" in out and "adapted from 1 to 3 input channels" in out
+    assert "input size 32: the initial weights were trained at that size" in out
+    assert "fixed: the network up to and including inception4e" in out
+    saved = json.loads((result.run_dir / "config.json").read_text())
+    assert saved["flavour"] == "bn" and saved["init"] == str(tmp_path / "weights")
+
+    from googlenet.weights.model_dir import from_pretrained
+
+    tuned = from_pretrained(result.model_dir)
+    assert tuned.class_names == ["ants", "bees", "wasps"] and tuned.in_chans == 3
+    before, after = initial.state_dict(), tuned.state_dict()
+    for key in ("inception3a.branch1.conv.weight", "inception4e.branch4.1.conv.weight",
+                "inception4e.branch2.1.bn.running_mean", "inception4e.branch2.1.bn.running_var"):
+        assert torch.equal(before[key], after[key]), key  # fixed: weights and BatchNorm statistics
+    assert not torch.equal(before["inception5b.branch1.conv.weight"], after["inception5b.branch1.conv.weight"])
+
+    again = train(TrainConfig(data=str(data), init=str(result.run_dir), epochs=1, batch_size=8,
+                              output_dir=str(tmp_path / "run2"), amp="off", progress=False, tensorboard=False))
+    assert again.status == "finished"
+    assert "initial weights: the model of run" in capsys.readouterr().out
