@@ -366,3 +366,21 @@ def test_a_failed_batch_fails_its_requests_only():
     sizes, answers = run_batcher(max_batch=3, max_wait_ms=200, requests=6, fail_on=4)
     assert sizes == [3, 3]
     assert [isinstance(answer, RuntimeError) for answer in answers] == [False] * 3 + [True] * 3
+
+
+# --- The command line ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["{missing}"], "does not exist"),
+    (["{model}", "--max-batch", "0"], "max-batch must be at least 1"),
+    (["{model}", "--port", "70000"], "--port must be from 0 to 65535"),
+])
+def test_serve_command_refuses_bad_input_in_one_line(model, tmp_path, capsys, arguments, message):
+    from googlenet.cli import main
+
+    model.save_pretrained(tmp_path / "model")
+    given = [item.format(missing=tmp_path / "nowhere", model=tmp_path / "model") for item in arguments]
+    assert main(["serve", *given]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("googlenet serve: error: ") and message in error and "\n" not in error
