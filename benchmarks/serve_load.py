@@ -136,23 +136,20 @@ async def load(url: str, clients: int, requests: int, warmup: int, max_seconds: 
     return latencies, len(results) - len(latencies), wall
 
 
-def measure(url: str, batching: str, levels: list[int], args: argparse.Namespace, image: bytes) -> list[LevelResult]:
-    rows = []
-    for clients in levels:
-        images_before, calls_before = batch_totals(url)
-        latencies, errors, wall = asyncio.run(load(url, clients, args.requests, args.warmup, args.max_seconds, image))
-        images_after, calls_after = batch_totals(url)
-        ordered = sorted(latencies)
-        rows.append(LevelResult(
-            batching=batching, clients=clients, requests=len(latencies), errors=errors, seconds=wall,
-            p50_ms=1000 * statistics.median(ordered),
-            p99_ms=1000 * ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))],
-            mean_batch=(images_after - images_before) / max(calls_after - calls_before, 1),
-        ))
-        row = rows[-1]
-        print(f"... {batching}, {clients} clients: {row.throughput:.1f} req/s, p50 {row.p50_ms:.0f} ms, "
-              f"p99 {row.p99_ms:.0f} ms, mean batch {row.mean_batch:.1f}", file=sys.stderr, flush=True)
-    return rows
+def measure_level(url: str, batching: str, clients: int, args: argparse.Namespace, image: bytes) -> LevelResult:
+    images_before, calls_before = batch_totals(url)
+    latencies, errors, wall = asyncio.run(load(url, clients, args.requests, args.warmup, args.max_seconds, image))
+    images_after, calls_after = batch_totals(url)
+    ordered = sorted(latencies)
+    row = LevelResult(
+        batching=batching, clients=clients, requests=len(latencies), errors=errors, seconds=wall,
+        p50_ms=1000 * statistics.median(ordered),
+        p99_ms=1000 * ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))],
+        mean_batch=(images_after - images_before) / max(calls_after - calls_before, 1),
+    )
+    print(f"... batching {batching}, {clients} clients: {row.throughput:.1f} req/s, p50 {row.p50_ms:.0f} ms, "
+          f"p99 {row.p99_ms:.0f} ms, mean batch {row.mean_batch:.1f}", file=sys.stderr, flush=True)
+    return row
 
 
 def table(rows: list[LevelResult]) -> str:
@@ -183,17 +180,23 @@ def main() -> int:
     args = parser.parse_args()
     image = test_image()
     if args.url:
-        print(table(measure(args.url.rstrip("/"), "as running", args.clients, args, image)))
+        print(table([measure_level(args.url.rstrip("/"), "as running", clients, args, image) for clients in args.clients]))
         return 0
     with tempfile.TemporaryDirectory(prefix="serve-load-") as scratch:
         model = args.model or random_weight_model(Path(scratch) / "model")
-        rows = []
-        for batching, max_batch in (("on", 32), ("off", 1)):
-            server, url = start_server(model, max_batch, args.backend, args.max_wait_ms, Path(scratch) / f"{batching}.log")
-            try:
-                rows += measure(url, batching, args.clients, args, image)
-            finally:
+        # Both servers run at once (an idle one costs no CPU) and each level is measured on one, then the
+        # other, so that a change in the machine's load between levels hits both alike.
+        servers: dict[str, tuple[subprocess.Popen, str]] = {}
+        try:
+            for batching, max_batch in (("on", 32), ("off", 1)):
+                servers[batching] = start_server(model, max_batch, args.backend, args.max_wait_ms,
+                                                 Path(scratch) / f"{batching}.log")
+            rows = [measure_level(url, batching, clients, args, image)
+                    for clients in args.clients for batching, (_, url) in servers.items()]
+        finally:
+            for server, _ in servers.values():
                 server.send_signal(signal.SIGTERM)
+            for server, _ in servers.values():
                 server.wait(120)
     print(table(rows))
     return 0
