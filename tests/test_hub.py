@@ -420,6 +420,13 @@ def test_a_run_directory_loads_its_model_subdirectory(tmp_path):
     loaded = GoogLeNet.from_pretrained(run)
     assert loaded.class_names == ["cat", "dog", "bird"] and loaded.preprocessing.input_size == 64
 
+    early = tmp_path / "early-run"  # interrupted before its first epoch ended
+    early.mkdir()
+    (early / "config.json").write_text(json.dumps({"epochs": 3}))
+    (early / "checkpoint_last.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=f"{early} is a training run directory without a model yet"):
+        GoogLeNet.from_pretrained(early)
+
 
 def test_class_names_and_preprocessing_live_in_one_checked_record():
     from googlenet.weights.metadata import ModelMetadata, attach_metadata

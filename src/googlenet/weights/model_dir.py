@@ -121,9 +121,13 @@ def model_directory(path: str | Path) -> Path:
     """The model directory at `path`: `path` itself, or a training run's `path/model`."""
     path = Path(path)
     own_config = path / CONFIG_NAME
-    if not own_config.is_file() or '"architecture"' not in _read_text_or_empty(own_config):
-        if (path / "model" / CONFIG_NAME).is_file():
-            return path / "model"
+    if own_config.is_file() and '"architecture"' in _read_text_or_empty(own_config):
+        return path
+    if (path / "model" / CONFIG_NAME).is_file():
+        return path / "model"
+    if own_config.is_file() and any(path.glob("checkpoint*")):
+        raise ValueError(f"{path} is a training run directory without a model yet: a run writes model/ "
+                         "after its first epoch")
     return path
 
 
