@@ -56,3 +56,17 @@ def test_a_crash_between_the_renames_is_recovered(tmp_path):
     assert recover_directory(target)
     assert (target / "a").read_text() == "1"
     assert not recover_directory(target)
+
+
+def test_written_files_and_directories_get_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "f", "x")
+        with atomic_directory(tmp_path / "d") as staging:
+            (staging / "a").write_text("1")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

@@ -19,6 +19,17 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _give_usual_permissions(path: Path, directory: bool) -> None:
+    """mkstemp/mkdtemp make owner-only entries; a saved model should get what open() would give it."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 class AtomicWriteError(OSError):
     """Writing `path` failed; the previous version of `path`, if any, is untouched."""
 
@@ -47,9 +58,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
         os.close(descriptor)
+        temporary = Path(name)
+        _give_usual_permissions(temporary, directory=False)
     except OSError as error:
         raise AtomicWriteError(target, error) from error
-    temporary = Path(name)
     try:
         yield temporary
         with open(temporary, "rb+") as written:  # the data on disk before the name points at it
@@ -97,6 +109,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        _give_usual_permissions(staging, directory=True)
     except OSError as error:
         raise AtomicWriteError(target, error) from error
     try:
