@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from googlenet.cli import benchmark, evaluate, export, import_torchvision, predict, summary, train
+from googlenet.atomic_files import AtomicWriteError
 from googlenet.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_CODES,
@@ -52,7 +53,7 @@ COMMANDS: dict[str, ModuleType] = {
 # Bad input: the file, option or value named in the message is wrong, or an optional dependency is
 # missing. Anything else is unexpected (EXIT_FAILED).
 BAD_INPUT_ERRORS = (CommandError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                    PermissionError, ImportError)
+                    PermissionError, ImportError, AtomicWriteError)
 
 
 def _is_bad_input(error: Exception) -> bool:

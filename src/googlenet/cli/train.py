@@ -25,7 +25,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     add_config_options(parser, TrainConfig)
     parser.add_argument("--resume", metavar="RUN_DIR",
-                        help="continue the run in RUN_DIR exactly where it stopped, from its checkpoint_last.pt")
+                        help="continue the run in RUN_DIR exactly where it stopped, from its checkpoint_last.pt (or give "
+                             "a checkpoint file of the run, e.g. RUN_DIR/checkpoint_previous.pt)")
 
 
 def add_config_options(parser: argparse.ArgumentParser, config_class: type) -> None:
@@ -104,9 +105,5 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as error:
         print(f"googlenet train: error: {error}", file=sys.stderr)
         return EXIT_SOME_INPUTS_FAILED
-    print(result.summary())
-    if result.status == "interrupted":
-        return EXIT_INTERRUPTED
-    print(f"metrics and plots: {result.run_dir}/metrics.csv, {result.run_dir}/curves.png, "
-          f"{result.run_dir}/confusion_matrix.png")
-    return EXIT_OK
+    # train() has printed the summary (on rank 0 only, under torchrun)
+    return EXIT_INTERRUPTED if result.status == "interrupted" else EXIT_OK

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, TRAIN_PRESETS, Preprocessing
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
@@ -37,8 +37,6 @@ def __getattr__(name: str) -> Any:
 # Each returns a torchvision.transforms.v2.Compose that takes a PIL image or a uint8 tensor image
 # [C, H, W] already in the model's channel mode (see `to_model_channels`) and returns a normalised
 # float32 tensor [C, input_size, input_size].
-
-TRAIN_PRESETS = ("paper", "small")  # the names users pass on the command line ("auto" picks one per data set)
 
 # Section 6 of the paper resizes with "bilinear, area, nearest neighbor and cubic" interpolation chosen at
 # random. Area (PIL's BOX) has no tensor kernel in torchvision, so the three that work on PIL images and

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from googlenet.data.preprocessing import TRAIN_PRESETS
 from googlenet.models.table import FLAVOURS as _FLAVOUR_TABLE
 
 CHECKPOINT_FORMAT = "googlenet-train-checkpoint"
@@ -69,7 +70,7 @@ class TrainConfig:
                                      "for images up to 32x32, 224 for large ones)")
     train_preset: str = _option("auto", "training augmentation: paper (random crops of 8 to 100 percent of the area, colour "
                                 "distortions), small (padded crops, for small images), or auto (chosen from the "
-                                "image sizes)", metavar="PRESET")
+                                "image sizes)", choices=("auto", *TRAIN_PRESETS))
     hflip: bool | None = _option(None, "flip training images left-right at random (default: only for data sets "
                                  "known to be mirror-safe; --no-hflip never flips)")
     random_erase: float = _option(0.0, "probability of erasing a random rectangle of each training image (helps "
