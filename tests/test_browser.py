@@ -188,5 +188,7 @@ def test_a_text_file_shows_an_error_on_the_page(page, artefacts, tmp_path):
     page.set_input_files("#file-input", str(text_file))
     page.wait_for_selector("#error:not([hidden])")
     message = page.inner_text("#error")
-    assert "notes.txt" in message and "not an image" in message
+    assert message.startswith("notes.txt: not an image"), message
+    assert page.locator("#classes .class-row").count() == 0  # no earlier image's classes beside the error
+    assert page.get_attribute("#heatmap", "data-drawn") is None
     page.screenshot(path=str(artefacts / "serve-page-error.png"))

@@ -97,6 +97,25 @@ async function loadExamples() {
   $("#examples").replaceChildren(...buttons);
 }
 
+// The server's messages name the file already; others get its name in front.
+function aboutFile(file, message) {
+  return message.startsWith(`${file.name}:`) ? message : `${file.name}: ${message}`;
+}
+
+// Nothing of an earlier image stays on the page beside an error about this one.
+function clearResults() {
+  state.explained = null;
+  $("#classes").replaceChildren(element("p", { class: "empty" }, "No image yet."));
+  $("#predict-time").textContent = "";
+  $("#explain-time").textContent = "";
+  const canvas = $("#heatmap");
+  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+  delete canvas.dataset.drawn;
+  $("#modules").replaceChildren();
+  $("#legend").replaceChildren();
+  $("#module-detail").hidden = true;
+}
+
 async function useFile(file) {
   state.file = file;
   clearError();
@@ -104,7 +123,8 @@ async function useFile(file) {
     await predict();
     await explain();
   } catch (error) {
-    showError(`${file.name}: ${error.message}`);
+    clearResults();
+    showError(aboutFile(file, error.message));
   }
 }
 
@@ -144,7 +164,7 @@ async function explain() {
   try {
     answer = await api("/v1/explain", { method: "POST", body: form });
   } catch (error) {
-    showError(`${state.file.name}: ${error.message}`);
+    showError(aboutFile(state.file, error.message));
     return;
   }
   state.explained = answer;
