@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "googlenet"
 
 # Lower numbers may be imported by higher ones, never the reverse (docs/architecture.md).
 LAYERS = {
-    "atomic_files": 0, "distributed": 0, "machine": 0,
+    "atomic_files": 0, "distributed": 0, "machine": 0, "lazy": 0,
     "models": 1,
     "data": 2,
     "weights": 3,

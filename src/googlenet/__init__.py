@@ -7,8 +7,7 @@ user who only builds a network never pays for PIL, matplotlib, safetensors or ON
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from googlenet.lazy import lazy_attributes
 
 from googlenet.models import (
     FLAVOURS,
@@ -71,13 +70,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'googlenet' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

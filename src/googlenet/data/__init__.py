@@ -17,8 +17,7 @@ does not load PIL, numpy or torchvision's data sets.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from googlenet.lazy import lazy_attributes
 
 # name -> the module that defines it (PEP 562)
 _PUBLIC: dict[str, str] = {
@@ -54,13 +53,4 @@ _PUBLIC: dict[str, str] = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(_PUBLIC[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'googlenet.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC)

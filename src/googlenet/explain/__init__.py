@@ -17,8 +17,7 @@ inference, serving or the command line. captum and matplotlib are imported here,
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from googlenet.lazy import lazy_attributes
 
 _PUBLIC: dict[str, str] = {
     "explain": "googlenet.explain.attribution",
@@ -35,13 +34,4 @@ _PUBLIC: dict[str, str] = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(_PUBLIC[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'googlenet.explain' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC)
