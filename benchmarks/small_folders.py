@@ -220,84 +220,126 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--input-size", type=int, default=32)
-    parser.add_argument("--folders", nargs="+", default=["digits", "fashion-rgb"], choices=["digits", "fashion-rgb"])
+    parser.add_argument("--folders", nargs="+", default=list(FOLDERS), choices=FOLDERS)
     parser.add_argument("--recipes", nargs="+", default=["googlenet", "plain"], choices=["googlenet", "plain"],
-                        help="which recipes to run (the other's figures are kept from results.json)")
-    parser.add_argument("--plain-lrs", type=float, nargs="+", default=[0.05, 0.1, 0.2],
-                        help="peak learning rates tried for the plain recipe (its best on val/ is reported)")
+                        help="which recipes to run (figures measured before are kept in results.json)")
+    parser.add_argument("--plain-lrs", type=float, nargs="+", default=[0.01, 0.02, 0.05, 0.1, 0.2],
+                        help="peak learning rates tried for the plain recipe (the best mean on val/ is reported)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="a run per seed (googlenet train gets --seed S for S other than its default 0)")
     parser.add_argument("--init", metavar="MODEL", help="also fine-tune from MODEL (googlenet train --init MODEL, "
                         "its default fine-tuning settings) on --init-folders and compare with training from scratch")
-    parser.add_argument("--init-folders", nargs="+", default=["digits"], choices=["digits", "fashion-rgb"])
+    parser.add_argument("--init-folders", nargs="+", default=["digits"], choices=FOLDERS)
     parser.add_argument("--fashion-size", type=int, default=40, help="side of the fashion-rgb images")
-    parser.add_argument("--seed", type=int, default=0, help="the folders' split and the plain recipe's weights")
+    parser.add_argument("--split-seed", type=int, default=0, help="the seed of the folders' train/val split")
     parser.add_argument("--threads", type=int, help="CPU threads for every run (default: torch's); on a CPU "
                         "shared with other work, 1 thread is several times faster than threads waiting on each other")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from googlenet.machine import describe_machine
+
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     args.root.mkdir(parents=True, exist_ok=True)
-    folders = ensure_folders(args.root, args.seed, args.fashion_size)
+    folders = ensure_folders(args.root, args.split_seed, args.fashion_size)
     results_path = args.root / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     budget_key = f"epochs {args.epochs}, batch size {args.batch_size}, input size {args.input_size}"
     measured = results.setdefault(budget_key, {})
-    from googlenet.machine import describe_machine
-
     results["machine"] = f"{describe_machine()}; load average {os.getloadavg()[0]:.1f} at the start"
 
     def save() -> None:
         results_path.write_text(json.dumps(results, indent=2))
 
-    for name in args.folders:
-        entry = measured.setdefault(name, {"images": count_images(folders[name])})
-        if "googlenet" in args.recipes:
-            entry["googlenet"] = googlenet_train(folders[name], args.root / "runs" / f"{name}-scratch", args)
-            save()
-        if "plain" in args.recipes:
-            tries = []
-            for max_lr in args.plain_lrs:
-                tries.append(plain_recipe(folders[name], args, max_lr, args.seed))
-                print(f"plain recipe on {name}, max_lr {max_lr}: validation top-1 {tries[-1]['validation_top1']:.2f}% "
-                      f"({tries[-1]['seconds']}s)", flush=True)
-            entry["plain"] = {"tries": tries, "best": max(tries, key=lambda result: result["validation_top1"])}
-            save()
-    if args.init:
-        for name in args.init_folders:
+    for seed in args.seeds:
+        for name in args.folders:
             entry = measured.setdefault(name, {"images": count_images(folders[name])})
-            entry["init"] = googlenet_train(folders[name], args.root / "runs" / f"{name}-init", args,
-                                            "--init", args.init)
-            entry["init"]["from"] = args.init
-            if "googlenet" not in entry:
-                entry["googlenet"] = googlenet_train(folders[name], args.root / "runs" / f"{name}-scratch", args)
+            if "googlenet" in args.recipes:
+                record(entry, "googlenet", seed, googlenet_train(folders[name], run_dir(args, name, "scratch", seed),
+                                                                 args, *seed_option(seed)))
+                save()
+            for max_lr in args.plain_lrs if "plain" in args.recipes else []:
+                result = plain_recipe(folders[name], args, max_lr, seed)
+                entry.setdefault("plain", {}).setdefault(str(max_lr), {})[str(seed)] = result
+                print(f"plain recipe on {name}, seed {seed}, max_lr {max_lr}: validation top-1 "
+                      f"{result['validation_top1']:.2f}% ({result['seconds']}s)", flush=True)
+                save()
+        for name in args.init_folders if args.init else []:
+            entry = measured.setdefault(name, {"images": count_images(folders[name])})
+            result = googlenet_train(folders[name], run_dir(args, name, "init", seed), args, "--init", args.init,
+                                     *seed_option(seed))
+            record(entry, "init", seed, {**result, "from": args.init})
+            if str(seed) not in entry.get("googlenet", {}):
+                record(entry, "googlenet", seed, googlenet_train(folders[name], run_dir(args, name, "scratch", seed),
+                                                                 args, *seed_option(seed)))
             save()
     print(tables(measured, budget_key))
     return 0
 
 
+FOLDERS = ("digits", "fashion-rgb")
+
+
+def seed_option(seed: int) -> list[str]:
+    return ["--seed", str(seed)] if seed else []
+
+
+def run_dir(args: argparse.Namespace, folder: str, kind: str, seed: int) -> Path:
+    return args.root / "runs" / f"{folder}-{kind}-e{args.epochs}-seed{seed}"
+
+
+def record(entry: dict, recipe: str, seed: int, result: dict) -> None:
+    entry.setdefault(recipe, {})[str(seed)] = result
+
+
+def mean_of(by_seed: dict) -> float:
+    return sum(result["validation_top1"] for result in by_seed.values()) / len(by_seed)
+
+
+def figures(by_seed: dict) -> str:
+    """'73.00%' for one seed; '73.00% (72.4, 73.0, 73.6)' for the mean of several."""
+    values = [by_seed[seed]["validation_top1"] for seed in sorted(by_seed, key=int)]
+    if len(values) == 1:
+        return f"{values[0]:.2f}%"
+    return f"{mean_of(by_seed):.2f}% ({', '.join(f'{value:.1f}' for value in values)})"
+
+
+def best_plain(entry: dict, seeds: set[str]) -> tuple[str, dict] | None:
+    """(peak lr, its results by seed) with the best mean among the lrs run with every seed in `seeds`."""
+    complete = {lr: {seed: by_seed[seed] for seed in seeds} for lr, by_seed in entry.get("plain", {}).items()
+                if seeds <= set(by_seed)}
+    if not complete:
+        return None
+    return max(complete.items(), key=lambda item: mean_of(item[1]))
+
+
 def tables(measured: dict, budget_key: str) -> str:
-    """The results as the markdown tables of docs/finetuning.md."""
-    lines = [f"budget: {budget_key}", "",
-             "| folder | train / val images | googlenet train (defaults) | plain recipe (best peak lr) | difference |",
-             "|---|---|---|---|---|"]
+    """The results as the markdown tables of docs/finetuning.md (means over the seeds run for both)."""
+    lines = [f"budget: {budget_key}; validation top-1 on val/, the mean over seeds with each seed's figure", "",
+             "| folder | train / val images | seeds | googlenet train (defaults) | plain recipe (best peak lr) "
+             "| difference |", "|---|---|---|---|---|---|"]
     for name, entry in measured.items():
-        ours, plain = entry.get("googlenet"), entry.get("plain", {}).get("best")
-        if ours is None or plain is None:
+        ours = entry.get("googlenet", {})
+        best = best_plain(entry, set(ours)) if ours else None
+        if best is None:
             continue
+        max_lr, plain = best
         images = entry["images"]
-        lines.append(f"| {name} | {images['train']:,} / {images['val']:,} | {ours['validation_top1']:.2f}% | "
-                     f"{plain['validation_top1']:.2f}% (lr {plain['max_lr']}) | "
-                     f"{ours['validation_top1'] - plain['validation_top1']:+.2f} |")
-    fine_tuned = {name: entry for name, entry in measured.items() if "init" in entry and "googlenet" in entry}
+        lines.append(f"| {name} | {images['train']:,} / {images['val']:,} | {len(ours)} | {figures(ours)} | "
+                     f"{figures(plain)} (lr {max_lr}) | {mean_of(ours) - mean_of(plain):+.2f} |")
+    fine_tuned = {name: entry for name, entry in measured.items() if "init" in entry}
     if fine_tuned:
-        lines += ["", "| folder | from scratch | fine-tuned (--init) | margin |", "|---|---|---|---|"]
+        lines += ["", "| folder | seeds | from scratch | fine-tuned (--init) | margin |", "|---|---|---|---|---|"]
         for name, entry in fine_tuned.items():
-            scratch, init = entry["googlenet"]["validation_top1"], entry["init"]["validation_top1"]
-            lines.append(f"| {name} | {scratch:.2f}% | {init:.2f}% (from {entry['init']['from']}) | "
-                         f"{init - scratch:+.2f} |")
+            seeds = set(entry["init"]) & set(entry.get("googlenet", {}))
+            scratch = {seed: entry["googlenet"][seed] for seed in seeds}
+            init = {seed: entry["init"][seed] for seed in seeds}
+            if seeds:
+                lines.append(f"| {name} | {len(seeds)} | {figures(scratch)} | {figures(init)} | "
+                             f"{mean_of(init) - mean_of(scratch):+.2f} |")
     return "\n".join(lines)
 
 
