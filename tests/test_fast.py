@@ -162,7 +162,60 @@ def test_predict_command_on_a_fast_backend_gives_the_plain_answer(tmp_path, caps
     for backend in ("plain", "eager"):
         assert main(["predict", str(tmp_path / "model"), str(tmp_path / "image.png"), "--json",
                      "--backend", backend]) == 0
-        answers[backend] = json.loads(capsys.readouterr().out)[0]["top_k"]
+        answers[backend] = json.loads(capsys.readouterr().out)["predictions"][0]["top_k"]
     assert [entry["class_index"] for entry in answers["eager"]] == [entry["class_index"] for entry in answers["plain"]]
     for fast, plain in zip(answers["eager"], answers["plain"]):
         assert fast["probability"] == pytest.approx(plain["probability"], abs=1e-5)
+
+
+def test_auto_passes_over_a_candidate_that_cannot_run_the_model_and_says_why(monkeypatch):
+    from googlenet.inference import optimize as optimize_module
+
+    real_build = optimize_module._build
+
+    def build(backend, *args, **kwargs):
+        if backend == "onnxruntime":  # as OpenVINO does for the bn flavour at 32x32 (a 3x3 pool over 2x2)
+            raise RuntimeError("MaxPool: kernel larger than the data shape")
+        return real_build(backend, *args, **kwargs)
+
+    monkeypatch.setattr(optimize_module, "_build", build)
+    model = real_scale_model("torchvision")
+    example = torch.randn(2, 3, 40, 40)
+    fast = optimize(model, example_input=example, candidates=("onnxruntime", "eager"))
+    assert fast.backend == "eager" and list(fast.timings) == ["eager"]
+    assert "onnxruntime could not run (RuntimeError: MaxPool: kernel larger" in fast.describe()
+    assert_same_logits(fast(example), model(example))
+    with pytest.raises(ValueError, match="no candidate runs this model here: onnxruntime: RuntimeError"):
+        optimize(model, example_input=example, candidates=("onnxruntime",))
+
+
+def test_bf16_is_refused_on_a_cpu_without_it_saying_why(monkeypatch):
+    from googlenet.inference import precision
+    from googlenet.machine import MachineDescription
+
+    avx2 = MachineDescription("AMD EPYC", frozenset({"avx2"}), 2)
+    assert "needs a CPU with AVX-512 BF16 or AMX; this one has none (AMD EPYC, 2 threads: AVX2 only" in (
+        precision.precision_problem("bf16", machine=avx2))
+    monkeypatch.setattr("googlenet.machine.describe_machine", lambda *args, **kwargs: avx2)
+    with pytest.raises(ValueError, match="precision: precision bf16 needs a CPU with AVX-512 BF16 or AMX"):
+        optimize(real_scale_model("torchvision"), "eager", precision="bf16")
+    with pytest.raises(ValueError, match="unknown precision 'fp16'; choose one of: fp32, bf16"):
+        optimize(real_scale_model("torchvision"), "eager", precision="fp16")
+
+
+def test_bf16_where_the_cpu_has_it_keeps_the_top_class(monkeypatch):
+    from googlenet.machine import MachineDescription
+
+    # Emulated where the CPU lacks bf16 (slow, but the same numbers): the arithmetic is what is checked here.
+    monkeypatch.setattr("googlenet.machine.describe_machine",
+                        lambda *args, **kwargs: MachineDescription("Xeon", frozenset({"avx2", "amx_bf16"}), 2))
+    model = real_scale_model("torchvision")
+    images = torch.randn(8, 3, 40, 40)
+    fast = optimize(model, "eager", precision="bf16", example_input=images)
+    got, expected = fast(images), model(images)
+    assert got.dtype == torch.float32 and "bf16" in fast.describe()
+    assert not torch.allclose(got, expected, atol=1e-4)  # computed in bf16, not fp32
+    assert (got.argmax(1) == expected.argmax(1)).float().mean() >= 0.75
+    assert (got - expected).abs().max() <= 0.05 * expected.abs().max()
+    with pytest.raises(ValueError, match="precision bf16 runs on openvino, eager, compile, not onnxruntime"):
+        optimize(model, "onnxruntime", precision="bf16")

@@ -197,15 +197,16 @@ class OnnxRuntimeNetwork(nn.Module):
 
 
 class OpenVinoNetwork(nn.Module):
-    """An OpenVINO compiled model as a module, in fp32 (OpenVINO would pick bf16 on CPUs with AMX)."""
+    """An OpenVINO model compiled for the CPU, as a module. `precision` is OpenVINO's inference precision
+    hint for the operations left in float: "f32" (OpenVINO would otherwise pick bf16 on CPUs with AMX,
+    and these logits are meant to be the model's) or "bf16" (`optimize(precision="bf16")`)."""
 
-    def __init__(self, network: nn.Module, example: Tensor, threads: int | None = None) -> None:
+    def __init__(self, converted: Any, threads: int | None = None, precision: str = "f32") -> None:
         super().__init__()
         import openvino
 
-        converted = openvino.convert_model(exported_program(network, example))
         self.compiled = openvino.Core().compile_model(converted, "CPU", {
-            "INFERENCE_PRECISION_HINT": "f32",
+            "INFERENCE_PRECISION_HINT": precision,
             "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
             "PERFORMANCE_HINT": "LATENCY",
         })
@@ -215,14 +216,27 @@ class OpenVinoNetwork(nn.Module):
         return torch.from_numpy(self.compiled(array)[0].copy())
 
 
-def _build(backend: str, model: GoogLeNet, example: Tensor, threads: int | None, fuse: bool | None) -> nn.Module:
-    """`model` rebuilt by inference_network, running on `backend`."""
+def openvino_model(network: nn.Module, example: Tensor) -> Any:
+    """`network` converted to an OpenVINO model (from torch.export, dynamic batch)."""
+    import openvino
+
+    return openvino.convert_model(exported_program(network, example))
+
+
+def _build(
+    backend: str, model: GoogLeNet, example: Tensor, threads: int | None, fuse: bool | None, precision: str = "fp32"
+) -> nn.Module:
+    """`model` rebuilt by inference_network, running on `backend` in `precision`."""
     network = inference_network(model, FUSE_BY_DEFAULT[backend] if fuse is None else fuse)
     if backend == "onnxruntime":
         return OnnxRuntimeNetwork(onnx_bytes(network, example), threads)
     if backend == "openvino":
-        return OpenVinoNetwork(network, example, threads)
+        return OpenVinoNetwork(openvino_model(network, example), threads, "bf16" if precision == "bf16" else "f32")
     network = network.to(memory_format=torch.channels_last)  # type: ignore[assignment]
+    if precision == "bf16":
+        from googlenet.inference.precision import Bfloat16Network
+
+        network = Bfloat16Network(network)  # type: ignore[assignment]
     if backend == "compile":
         # Freezing turns the weights into constants: Inductor then pre-packs them for oneDNN once and
         # fuses the ReLUs into the convolutions. A fixed shape per batch size compiles the fastest code.
@@ -239,13 +253,16 @@ class InferenceModel(nn.Module):
     """
 
     def __init__(
-        self, network: nn.Module, backend: str, source: GoogLeNet, timings: dict[str, float] | None = None
+        self, network: nn.Module, backend: str, source: GoogLeNet, timings: dict[str, float] | None = None,
+        note: str = "", failures: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.network = network
         self.backend = backend
+        self.note = note  # how the backend was set up, when that matters (int8: 7-bit weights)
         # Seconds per batch of the example input, per backend measured by "auto" (empty otherwise).
         self.timings: dict[str, float] = dict(timings or {})
+        self.failures: dict[str, str] = dict(failures or {})  # "auto": candidates that could not run, and why
         self.num_classes = source.num_classes
         self.in_chans = source.in_chans
         self.class_names = source.class_names
@@ -265,10 +282,12 @@ class InferenceModel(nn.Module):
 
     def describe(self) -> str:
         """One line: the backend, and the measurements behind the choice when "auto" chose it."""
+        note = f", {self.note}" if self.note else ""
         if not self.timings:
-            return f"backend {self.backend}"
+            return f"backend {self.backend}{note}"
         measured = ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in self.timings.items())
-        return f"backend {self.backend} (auto: fastest per batch of the example input; {measured})"
+        failed = "".join(f"; {name} could not run ({why})" for name, why in self.failures.items())
+        return f"backend {self.backend}{note} (auto: fastest per batch of the example input; {measured}{failed})"
 
 
 def time_calls(call: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> list[float]:
@@ -291,6 +310,7 @@ def optimize(
     threads: int | None = None,
     fuse: bool | None = None,
     candidates: tuple[str, ...] = AUTO_CANDIDATES,
+    precision: str = "fp32",
 ) -> InferenceModel:
     """`model` rebuilt for fast inference (see the module docstring); its logits equal the model's.
 
@@ -301,26 +321,59 @@ def optimize(
         the preprocessing's input size (224 when none is recorded).
     threads: CPU threads for ONNX Runtime and OpenVINO (default: torch.get_num_threads()).
     fuse: fuse the 1x1 convolutions of the Inception modules (default: per backend, FUSE_BY_DEFAULT).
+    precision: "fp32" (the model's logits), or "bf16", opt-in, where the CPU has AVX-512 BF16 or AMX
+        (`googlenet.inference.precision`; a ValueError saying why elsewhere).
     """
+    from googlenet.inference.precision import BF16_BACKENDS, precision_problem
+
     if not isinstance(model, GoogLeNet):
         raise TypeError(f"optimize takes a googlenet.GoogLeNet, got {type(model).__name__}")
     device = next(model.parameters()).device
     check_backend(backend, device)
+    problem = precision_problem(precision, backend)
+    if problem is not None:
+        raise ValueError(f"precision: {problem}")
+    if precision == "bf16":
+        candidates = tuple(candidate for candidate in candidates if candidate in BF16_BACKENDS)
     if example_input is None:
         size = model.preprocessing.input_size if model.preprocessing is not None else DEFAULT_INPUT_SIZE
         example_input = torch.randn(AUTO_BATCH, model.in_chans, size, size, device=device)
+    note = "" if precision == "fp32" else precision
     if backend != "auto":
-        return InferenceModel(_build(backend, model, example_input, threads, fuse), backend, model)
+        return InferenceModel(_build(backend, model, example_input, threads, fuse, precision), backend, model,
+                              note=note)
 
+    builders = {candidate: (lambda candidate=candidate: _build(candidate, model, example_input, threads, fuse,
+                                                                precision))
+                for candidate in candidates if backend_problem(candidate, device) is None}
+    name, network, timings, failures = fastest(builders, example_input, channels_last=("eager", "compile"))
+    return InferenceModel(network, name, model, timings, note=note, failures=failures)
+
+
+def fastest(
+    builders: dict[str, Callable[[], nn.Module]], example: Tensor, channels_last: tuple[str, ...] = ()
+) -> tuple[str, nn.Module, dict[str, float], dict[str, str]]:
+    """Build each candidate, time it on `example` (median of 3 after a warm-up) and keep the fastest:
+    (its name, its network, seconds per batch by name, why each candidate that failed did).
+
+    A candidate that cannot build or run this model is passed over with its reason, not fatal: OpenVINO,
+    for one, refuses a 3x3 max-pool over a 2x2 map that PyTorch pads (the bn flavour at 32x32)."""
     timings: dict[str, float] = {}
-    best: tuple[float, str, nn.Module] | None = None
-    for candidate in candidates:
-        if backend_problem(candidate, device) is not None:
+    failures: dict[str, str] = {}
+    built: dict[str, nn.Module] = {}
+    for name, build in builders.items():
+        try:
+            network = build()
+            x = example.contiguous(memory_format=torch.channels_last) if name in channels_last else example
+            with torch.no_grad():
+                timings[name] = statistics.median(time_calls(lambda: network(x)))
+        except Exception as error:  # any library's error: this candidate does not run here
+            failures[name] = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:200]}"
             continue
-        built = InferenceModel(_build(candidate, model, example_input, threads, fuse), candidate, model)
-        timings[candidate] = statistics.median(time_calls(lambda: built(example_input)))
-        if best is None or timings[candidate] < best[0]:
-            best = (timings[candidate], candidate, built.network)
-    if best is None:
-        raise ValueError(f"none of the backends {', '.join(candidates)} runs here")
-    return InferenceModel(best[2], best[1], model, timings)
+        built[name] = network
+    if not timings:
+        raise ValueError("no candidate runs this model here: "
+                         + "; ".join(f"{name}: {why}" for name, why in failures.items()) if failures
+                         else "no candidate backend is installed here")
+    name = min(timings, key=timings.__getitem__)
+    return name, built[name], timings, failures
