@@ -58,11 +58,10 @@ def top1(network, images, targets) -> float:
     return 100.0 * hits / len(targets)
 
 
-@pytest.mark.parametrize("backend", INT8_BACKENDS)
+# "auto" is what `googlenet evaluate --int8` runs: every installed path that can run the model (OpenVINO
+# cannot at 32x32: a 3x3 max-pool over a 2x2 map), the fastest kept; ONNX Runtime's path on its own too.
+@pytest.mark.parametrize("backend", ["auto", INT8_BACKENDS[0]])
 def test_int8_loses_at_most_0_3_points_on_this_machine(trained, backend):
-    problem = int8_problem(backend)
-    if problem is not None:
-        pytest.skip(problem)  # the other int8 path still holds the bound; at least ONNX Runtime's is tested
     model, images, targets, calibration = trained
     fp32 = top1(model, images, targets)
     assert fp32 >= 80.0  # a trained model: an untrained one would agree with anything
