@@ -249,8 +249,10 @@ def test_evaluate_and_predict_on_a_trained_run(tmp_path):
     predicted = cli("predict", str(tmp_path / "run"), str(images), "--top-k", "3", "--json")
     assert predicted.returncode == 1  # one file could not be read ...
     assert "broken.png" in predicted.stderr
-    predictions = json.loads(predicted.stdout)  # ... and the other two were still predicted
-    assert [Path(p["path"]).name for p in predictions] == ["bright.png", "rgba.png"]
+    entries = json.loads(predicted.stdout)["predictions"]  # one entry per input, in input order ...
+    assert [(Path(p["path"]).name, p["error"] is None) for p in entries] == [
+        ("bright.png", True), ("broken.png", False), ("rgba.png", True)]
+    predictions = [entry for entry in entries if entry["error"] is None]  # ... the other two still predicted
     assert len(predictions[0]["top_k"]) == 3 and predictions[0]["top_k"][0]["class_name"] in (
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
