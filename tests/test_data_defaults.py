@@ -86,3 +86,20 @@ def test_the_decision_names_the_range_of_sizes_and_the_median_it_went_by():
     assert choice.decisions[0].startswith("images are 20 to 300 px on their shorter side (median 40): preset small")
     larger = choose_preprocessing([20, 300, 400, 360], 3, IMAGENET_MEAN, (0.2, 0.2, 0.2), LoadOptions())
     assert larger.decisions[0].startswith("images are 20 to 400 px on their shorter side (median 360): preset paper")
+
+
+def test_given_normalization_replaces_the_folders_and_follows_its_channels(tmp_path):
+    image_tree(tmp_path / "colour", classes=("a", "b"), per_class=5, size=(28, 28), mode="RGB")
+    image_tree(tmp_path / "grey", classes=("a", "b"), per_class=5, size=(28, 28), mode="L")
+    colour = load_data(tmp_path / "colour", val_fraction=0.2, normalization=((0.5,), (0.25,), "the weights'"))
+    assert colour.in_chans == 3 and colour.preprocessing.mean == (0.5, 0.5, 0.5)
+    assert colour.preprocessing.std == (0.25, 0.25, 0.25)
+    assert colour.decisions[1] == "normalised with mean (0.500, 0.500, 0.500), std (0.250, 0.250, 0.250): the weights'"
+    normalize = [step for step in steps(colour) if isinstance(step, v2.Normalize)]
+    assert [tuple(step.mean) for step in normalize] == [(0.5, 0.5, 0.5)]  # training normalises with it too
+    grey = load_data(tmp_path / "grey", val_fraction=0.2,
+                     normalization=((0.4, 0.5, 0.6), (0.2, 0.3, 0.4), "the weights'"))
+    assert grey.in_chans == 1 and grey.preprocessing.mean == pytest.approx((0.5,))
+    assert grey.preprocessing.std == pytest.approx((0.3,))
+    with pytest.raises(ValueError, match="1 or 3 means"):
+        load_data(tmp_path / "grey", normalization=((0.4, 0.5), (0.2, 0.3), "two"))

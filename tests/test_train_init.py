@@ -37,6 +37,7 @@ def test_fine_tuning_from_a_model_directory_then_from_its_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "initial weights: model directory" in out and "adapted from 1 to 3 input channels" in out
     assert "input size 32: the initial weights were trained at that size" in out
+    assert "normalised with mean (0.500, 0.500, 0.500), std (0.250, 0.250, 0.250): what the initial weights" in out
     assert "fixed: the network up to and including inception4e" in out
     saved = json.loads((result.run_dir / "config.json").read_text())
     assert saved["flavour"] == "bn" and saved["init"] == str(tmp_path / "weights")
@@ -45,6 +46,7 @@ def test_fine_tuning_from_a_model_directory_then_from_its_run(tmp_path, capsys):
 
     tuned = from_pretrained(result.model_dir)
     assert tuned.class_names == ["ants", "bees", "wasps"] and tuned.in_chans == 3
+    assert tuned.preprocessing.mean == (0.5, 0.5, 0.5)  # the grayscale weights' statistics, per RGB channel
     before, after = initial.state_dict(), tuned.state_dict()
     for key in ("inception3a.branch1.conv.weight", "inception4e.branch4.1.conv.weight",
                 "inception4e.branch2.1.bn.running_mean", "inception4e.branch2.1.bn.running_var"):

@@ -74,6 +74,9 @@ def choose_preprocessing(
     sizes = describe_sides(sides)
     median = median_side(sides)
     decisions = []
+    if options.normalization is not None:
+        mean, std = (for_channels(values, in_chans) for values in options.normalization[:2])
+        decisions.append(f"normalised with mean {_rounded(mean)}, std {_rounded(std)}: {options.normalization[2]}")
     preset = options.train_preset
     if preset == "auto":
         preset = "small" if median <= SMALL_IMAGE_SIDE else "paper"
@@ -103,6 +106,20 @@ def choose_preprocessing(
         preset, input_size, mean, std, in_chans, hflip=hflip, random_erase=options.random_erase, crop_scale=crop_scale,
     )
     return PreprocessingChoice(in_chans, preprocessing, train_transform, eval_preset(preprocessing), decisions)
+
+
+def for_channels(values: Sequence[float], in_chans: int) -> tuple[float, ...]:
+    """Per-channel statistics for `in_chans` channels: one value repeated, or three averaged into one, as
+    a first convolution is adapted between grayscale and RGB."""
+    if len(values) == in_chans:
+        return tuple(values)
+    if in_chans == 1:
+        return (sum(values) / len(values),)
+    return tuple(values) * in_chans if len(values) == 1 else tuple(values)
+
+
+def _rounded(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{value:.3f}" for value in values) + ")"
 
 
 def _input_size_for(median_side: int) -> tuple[int, str]:

@@ -12,6 +12,7 @@ folders, train and val with different classes) is found by `load_data`, before t
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from googlenet.data.builtin import BUILTIN_DATASETS, builtin_name, load_builtin
@@ -34,6 +35,7 @@ def load_data(
     batch_size: int | None = None,
     strict: bool = False,
     download: bool = False,
+    normalization: tuple[Sequence[float], Sequence[float], str] | None = None,
 ) -> DataSplits:
     """Load a built-in data set (`BUILTIN_DATASETS`) or an image folder, with defaults chosen from the data
     (listed with their reasons in the result's `decisions`).
@@ -60,14 +62,23 @@ def load_data(
     batch_size: the (global) training batch; a training split smaller than a few batches is an error.
     strict: image folders: raise on unreadable image files instead of skipping them with a warning.
     download: built-in sets: download the files with torchvision where they are not found.
+    normalization: (mean, std, why): normalise with these instead of the data set's statistics (ImageNet's
+        for folders), e.g. what pretrained weights were trained with; one value per channel, or one for all
+        (adapted to the images' channels as the weights' first convolution is). `why` is the decision's text.
     """
     if train_preset != "auto" and train_preset not in TRAIN_PRESETS:
         raise ValueError(f"unknown train preset {train_preset!r}; choose one of auto, {', '.join(TRAIN_PRESETS)}")
     if input_size is not None and (not isinstance(input_size, int) or input_size < 1):
         raise ValueError(f"input_size must be a positive integer, got {input_size!r}")
     check_val_fraction(val_fraction)
+    if normalization is not None:
+        mean, std, why = normalization
+        if len(mean) != len(std) or len(mean) not in (1, 3) or min(std) <= 0:
+            raise ValueError(f"normalization needs 1 or 3 means and as many positive stds, got mean {tuple(mean)}, "
+                             f"std {tuple(std)}")
+        normalization = (tuple(map(float, mean)), tuple(map(float, std)), why)
     options = LoadOptions(input_size, train_preset, random_erase, val_fraction, seed, hflip, in_chans, batch_size,
-                          strict, download)
+                          strict, download, normalization)
     builtin = builtin_name(data)
     if builtin is not None:
         return load_builtin(builtin, data_dir, options)

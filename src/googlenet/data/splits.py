@@ -119,3 +119,5 @@ class LoadOptions:
     batch_size: int | None = None
     strict: bool = False
     download: bool = False
+    # (mean, std, why) to normalise with instead of the data set's, e.g. the initial weights' under --init
+    normalization: tuple[tuple[float, ...], tuple[float, ...], str] | None = None

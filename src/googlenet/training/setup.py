@@ -39,14 +39,15 @@ def check_output_dir(run_dir: Path, overwrite: bool, *, is_main: bool) -> None:
                 path.unlink()
 
 
-def load_run_data(config: TrainConfig, input_size: int | None) -> Any:
-    """The data set as `DataSplits`, with the subsets the config asks for applied."""
+def load_run_data(config: TrainConfig, input_size: int | None, normalization: Any = None) -> Any:
+    """The data set as `DataSplits`, with the subsets the config asks for applied; `normalization`
+    (mean, std, why) replaces the data set's statistics (the initial weights' under --init)."""
     from googlenet.data import load_data
 
     data = load_data(
         config.data, data_dir=config.data_dir, input_size=input_size, train_preset=config.train_preset,
         random_erase=config.random_erase, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict,
-        download=config.download, hflip=config.hflip, batch_size=config.batch_size,
+        download=config.download, hflip=config.hflip, batch_size=config.batch_size, normalization=normalization,
     )
     data.train = _first(data.train, config.train_subset)
     data.validation = _first(data.validation, config.val_subset)
@@ -86,19 +87,23 @@ def build_model(config: TrainConfig, data: Any) -> tuple[nn.Module, str | None]:
     return model, description
 
 
-def initial_input_size(config: TrainConfig) -> tuple[int | None, str | None]:
-    """(input size, the decision's text): --input-size if given; with --init, the size the weights were
-    trained at; else None (the data's choice)."""
-    if config.input_size is not None or config.init is None:
-        return config.input_size, None
+def initial_preprocessing(config: TrainConfig) -> tuple[int | None, str | None, Any]:
+    """(input size, the decision's text, normalization for load_data): --input-size if given, else with
+    --init the size the weights were trained at, else None (the data's choice); with --init, the weights'
+    mean and std, since the pretrained filters expect inputs scaled as in their training."""
+    if config.init is None:
+        return config.input_size, None, None
     from googlenet.weights.init import load_initial_weights
 
     preprocessing = load_initial_weights(config.init, num_classes=2, in_chans=3, flavour=config.flavour,
                                          aux_logits=False).preprocessing
     if preprocessing is None:
-        return None, None
+        return config.input_size, None, None
+    normalization = (preprocessing.mean, preprocessing.std, "what the initial weights were trained with")
+    if config.input_size is not None:
+        return config.input_size, None, normalization
     return preprocessing.input_size, (f"input size {preprocessing.input_size}: the initial weights were trained at "
-                                      "that size (pass --input-size to choose another)")
+                                      "that size (pass --input-size to choose another)"), normalization
 
 
 def freeze_through(model: nn.Module, stage: str) -> list[str]:
@@ -157,9 +162,9 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
     from googlenet.training.state import EpochTotals, RunState
     from googlenet.training.step import autocast_dtype_for, build_optimizer, prepare_model
 
-    input_size, why = initial_input_size(config)
+    input_size, why, normalization = initial_preprocessing(config)
     seed_everything(config.seed, context.rank)
-    data = load_run_data(config, input_size)
+    data = load_run_data(config, input_size, normalization)
     if why:
         data.decisions.append(why)
     model, description = build_model(config, data)
