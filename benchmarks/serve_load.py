@@ -59,6 +59,11 @@ def random_weight_model(directory: Path) -> Path:
     return model.save_pretrained(directory)
 
 
+def model_directory_of(model: Path) -> Path:
+    """A run directory's model/ folder, or the model directory itself."""
+    return model / "model" if (model / "model").is_dir() else model
+
+
 def test_image() -> bytes:
     """A 320x240 JPEG with smooth structure (what a photo costs to decode, not noise)."""
     y, x = np.mgrid[0:240, 0:320]
@@ -152,7 +157,33 @@ def measure_level(url: str, batching: str, clients: int, args: argparse.Namespac
     return row
 
 
-def table(rows: list[LevelResult]) -> str:
+def model_ceiling(model_dir: Path, backend: str, max_batch: int, rounds: int = 5) -> tuple[float, float]:
+    """Images per second of the servers' model itself (no HTTP, no decoding) at batch 1 and at `max_batch`,
+    on the same backend, best of `rounds`: batching cannot gain more than their ratio on this machine."""
+    import torch
+
+    from googlenet.inference.optimize import optimize
+    from googlenet.weights.model_dir import from_pretrained
+
+    model = from_pretrained(model_dir)
+    size = model.preprocessing.input_size
+    rates = []
+    for batch in (1, max_batch):
+        images = torch.randn(batch, model.in_chans, size, size)
+        fast = optimize(model, backend, example_input=images)
+        calls = max(1, 64 // batch)
+        fast(images)  # the first call allocates
+        best = float("inf")
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(calls):
+                fast(images)
+            best = min(best, time.perf_counter() - started)
+        rates.append(batch * calls / best)
+    return rates[0], rates[1]
+
+
+def table(rows: list[LevelResult], ceiling: tuple[float, float] | None = None) -> str:
     lines = ["| batching | clients | requests | req/s | p50 ms | p99 ms | mean batch | errors |",
              "|---|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -164,6 +195,10 @@ def table(rows: list[LevelResult]) -> str:
         if on and off:
             lines.append(f"\nat {clients} clients: batching gives {on.throughput / off.throughput:.2f}x the "
                          f"requests per second of one-at-a-time; p99 {on.p99_ms:.0f} ms with, {off.p99_ms:.0f} ms without")
+    if ceiling is not None:
+        one, many = ceiling
+        lines.append(f"\nthe model alone (no HTTP, no decoding): {one:.1f} images/s at batch 1, {many:.1f} at batch 32: "
+                     f"batching can gain at most {many / one:.2f}x here")
     return "\n".join(lines)
 
 
@@ -184,6 +219,11 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="serve-load-") as scratch:
         model = args.model or random_weight_model(Path(scratch) / "model")
+        ceiling = None
+        if args.backend in ("eager", "onnxruntime", "openvino", "auto"):
+            ceiling = model_ceiling(model_directory_of(model), args.backend, 32)
+            print(f"... the model alone: {ceiling[0]:.1f} images/s at batch 1, {ceiling[1]:.1f} at batch 32",
+                  file=sys.stderr, flush=True)
         # Both servers run at once (an idle one costs no CPU) and each level is measured on one, then the
         # other, so that a change in the machine's load between levels hits both alike.
         servers: dict[str, tuple[subprocess.Popen, str]] = {}
@@ -198,7 +238,7 @@ def main() -> int:
                 server.send_signal(signal.SIGTERM)
             for server, _ in servers.values():
                 server.wait(120)
-    print(table(rows))
+    print(table(rows, ceiling))
     return 0
 
 
