@@ -58,6 +58,7 @@ def test_the_command_refuses_bad_options_before_measuring_anything(capsys):
     assert "--backends: invalid choice: 'cuda-graphs' (choose from 'eager'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_tiny_run_reports_every_path_side_by_side_as_json(capsys):
     code = main(["benchmark", "--batch-sizes", "1", "2", "--input-size", "32", "--train-sizes", "32",
                  "--train-batch-size", "2", "--backends", "eager", "--repeats", "2", "--warmup", "1",
@@ -130,6 +131,7 @@ def test_the_training_step_timed_is_the_one_googlenet_train_runs(monkeypatch):
     assert name.startswith("ours (googlenet train's step)")
 
 
+@pytest.mark.slow
 def test_bf16_is_reported_as_skipped_with_its_reason_where_the_cpu_has_none(monkeypatch, capsys):
     from googlenet.machine import MachineDescription
 

@@ -182,6 +182,7 @@ def test_evaluate_counts_and_names_unreadable_images_with_exit_1(tmp_path, capsy
     assert f"googlenet evaluate: {broken}: " in err
 
 
+@pytest.mark.slow
 def test_export_takes_a_run_directory(tmp_path, capsys):
     run = saved_run(tmp_path)
     code, out, err = run_main(capsys, "export", str(run), "--format", "torchscript")
@@ -225,6 +226,7 @@ def test_evaluate_without_data_and_without_a_record_asks_for_data(tmp_path, caps
     assert code == 2 and "no data set" in err and "--data" in err
 
 
+@pytest.mark.slow
 def test_a_command_imports_only_what_it_uses():
     """`googlenet summary` builds its own options only: no data, training, PIL or server code is loaded."""
     code = ("import contextlib, io, sys\n"
@@ -242,6 +244,7 @@ def test_a_command_imports_only_what_it_uses():
 # --- the installed command ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_console_script_and_python_dash_m_run_the_same_command():
     script = Path(sys.executable).parent / "googlenet"
     for command in ([str(script)], [sys.executable, "-m", "googlenet"]):

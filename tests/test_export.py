@@ -7,6 +7,7 @@ from helpers import give_real_scale
 from googlenet import GoogLeNetOutputs, googlenet
 
 
+@pytest.mark.slow
 def test_export_in_eval_mode_returns_logits_with_a_dynamic_batch():
     model = give_real_scale(googlenet("bn", num_classes=10)).eval()
     x = torch.randn(2, 3, 64, 64)
@@ -19,6 +20,7 @@ def test_export_in_eval_mode_returns_logits_with_a_dynamic_batch():
         torch.testing.assert_close(out, model(y), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_export_in_training_mode_returns_the_named_tuple():
     model = googlenet("bn", num_classes=10).train()
     model.aux1.dropout.p = model.aux2.dropout.p = model.dropout.p = 0.0
@@ -31,6 +33,7 @@ def test_export_in_training_mode_returns_the_named_tuple():
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit is deprecated upstream; tracing still works
 def test_torchscript_by_tracing_in_eval_mode():
     model = give_real_scale(googlenet("paper", num_classes=10)).eval()

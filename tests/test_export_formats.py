@@ -38,6 +38,7 @@ def assert_matches_pytorch(run, reference: torch.nn.Module) -> None:
         assert difference <= TOLERANCE, f"batch {batch}: max abs difference {difference:.2e}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flavour, options", [("bn", {}), ("torchvision", {"transform_input": True})])
 def test_onnx_export_agrees_with_pytorch_in_onnxruntime(tmp_path, flavour, options):
     directory = model_dir(tmp_path, flavour, **options)
@@ -63,6 +64,7 @@ def test_onnx_export_agrees_with_pytorch_in_onnxruntime(tmp_path, flavour, optio
     assert description["input"]["shape"] == ["batch", 3, SIZE, SIZE]
 
 
+@pytest.mark.slow
 def test_exported_program_agrees_with_pytorch(tmp_path):
     model = give_real_scale(googlenet("paper", num_classes=10))
     model.preprocessing = Preprocessing(input_size=SIZE)
@@ -75,6 +77,7 @@ def test_exported_program_agrees_with_pytorch(tmp_path):
     assert json.loads(sidecar_path(path).read_text())["format"] == "exported-program"
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit is deprecated upstream; tracing still works
 def test_torchscript_export_from_the_command_line(tmp_path, capsys):
     directory = model_dir(tmp_path, "bn")
@@ -105,6 +108,7 @@ def test_exporting_a_missing_model_directory_names_it(tmp_path, capsys):
     assert f"googlenet export: error: {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_an_export_without_recorded_preprocessing_uses_224(tmp_path):
     model = googlenet("torchvision", num_classes=10, aux_logits=False)
@@ -127,6 +131,7 @@ def test_export_and_the_fast_path_share_one_onnx_exporter():
     assert optimize.exported_program is export_module.exported_program
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_a_run_directory_exports_its_model(tmp_path):
     from googlenet.weights.export import export
@@ -142,6 +147,7 @@ def test_a_run_directory_exports_its_model(tmp_path):
     assert_matches_pytorch(torch.jit.load(path), from_pretrained(run / "model"))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_a_failed_export_leaves_the_previous_one_whole(tmp_path, monkeypatch):
     directory = model_dir(tmp_path, "bn")

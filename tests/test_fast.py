@@ -81,6 +81,7 @@ def test_eager_backend_on_a_grayscale_model_carries_what_predict_needs():
     assert "backend eager" in fast.describe()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_runtime_backends_give_the_plain_logits_at_any_batch_size(backend):
     if backend not in available_backends():
@@ -93,6 +94,7 @@ def test_runtime_backends_give_the_plain_logits_at_any_batch_size(backend):
         assert_same_logits(fast(images), model(images))
 
 
+@pytest.mark.slow
 @has_onnxruntime
 def test_auto_measures_the_candidates_and_keeps_the_fastest():
     model = real_scale_model("torchvision")

@@ -326,6 +326,7 @@ def torchvision_checkpoint(tmp_path_factory):
     return reference, path
 
 
+@pytest.mark.slow
 def test_import_torchvision_reproduces_torchvisions_outputs_and_predict_names_imagenet_classes(
     tmp_path, torchvision_checkpoint
 ):

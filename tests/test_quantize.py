@@ -16,6 +16,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnxruntime-int8", "openvino-int8"])
 def test_int8_agrees_with_float_on_the_top_class(backend):
     from googlenet.inference.quantize import int8_problem, quantize
@@ -60,6 +61,7 @@ def test_weights_keep_to_7_bits_exactly_where_the_cpu_has_no_vnni():
     assert saturation_safe(MachineDescription("Core", frozenset({"avx2", "avx_vnni"}), 2)) is False
 
 
+@pytest.mark.slow
 def test_auto_keeps_the_int8_path_measured_fastest(monkeypatch):
     from googlenet.inference import optimize as optimize_module
     from googlenet.inference import quantize as quantize_module
@@ -111,6 +113,7 @@ def test_calibration_images_are_training_images_with_the_evaluation_preprocessin
         calibration_images(data, count=0)
 
 
+@pytest.mark.slow
 def test_evaluate_int8_on_an_image_folder_reports_the_backend(tmp_path, capsys):
     import json
 
