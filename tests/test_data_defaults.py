@@ -103,3 +103,16 @@ def test_given_normalization_replaces_the_folders_and_follows_its_channels(tmp_p
     assert grey.preprocessing.std == pytest.approx((0.3,))
     with pytest.raises(ValueError, match="1 or 3 means"):
         load_data(tmp_path / "grey", normalization=((0.4, 0.5), (0.2, 0.3), "two"))
+
+
+def test_a_run_too_short_for_augmentation_trains_without_it(tmp_path):
+    image_tree(tmp_path / "digits", classes=("one", "seven"), per_class=40, size=(28, 28), mode="L")
+    short = load_data(tmp_path / "digits", val_fraction=0.2, batch_size=8, epochs=6)  # 64 images: 6 x 8 steps
+    assert short.decisions[1] == (
+        "images are 28 px on their shorter side: preset none (a run of 48 steps is too short for augmentation to "
+        "pay back the slower fitting it causes; pass --train-preset small to augment)")
+    assert not any(isinstance(step, v2.RandomCrop) for step in steps(short))
+    long = load_data(tmp_path / "digits", val_fraction=0.2, batch_size=8, epochs=200)  # 1,600 steps
+    assert "preset small" in long.decisions[1] and isinstance(steps(long)[1], v2.RandomCrop)
+    asked = load_data(tmp_path / "digits", val_fraction=0.2, batch_size=8, epochs=6, train_preset="small")
+    assert isinstance(steps(asked)[1], v2.RandomCrop)

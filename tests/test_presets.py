@@ -32,9 +32,18 @@ def outputs(transform, image, count=8):
 
 
 def test_the_preset_names_are_the_command_line_choices():
-    assert TRAIN_PRESETS == ("paper", "small")
-    with pytest.raises(ValueError, match="unknown train preset 'flip'.*paper, small"):
+    assert TRAIN_PRESETS == ("paper", "small", "none")
+    with pytest.raises(ValueError, match="unknown train preset 'flip'.*paper, small, none"):
         train_preset_by_name("flip", 32, *GRAY, in_chans=1)
+
+
+def test_the_none_preset_only_resizes_and_normalises_and_is_deterministic():
+    transform = train_preset_by_name("none", 32, *GRAY, in_chans=1, hflip=False)
+    image = Image.fromarray((torch.rand(28, 28) * 255).byte().numpy(), "L")
+    first, *others = outputs(transform, image)
+    assert first.shape == (1, 32, 32) and all(torch.equal(first, other) for other in others)
+    shifted = outputs(train_preset_by_name("small", 32, *GRAY, in_chans=1, hflip=False), image)
+    assert any(not torch.equal(first, other) for other in shifted)  # the small preset does move the image
 
 
 def test_small_preset_resizes_28_to_32_and_normalises():

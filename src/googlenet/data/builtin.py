@@ -87,15 +87,14 @@ def load_builtin(name: str, data_dir: str | os.PathLike | None, options: LoadOpt
     if options.in_chans not in (None, in_chans):
         raise ValueError(f"{name} has {in_chans}-channel images; in_chans={options.in_chans} is for image folders")
     side = min(train_images.shape[-2:])
-    choice = choose_preprocessing([side], in_chans, mean, std, options,
-                                  mirror_safe=spec.mirror_safe, mirror_reason=spec.mirror_reason)
-
     train_indices, validation_indices = list(range(len(train_targets))), []
     source = f"none: val_fraction=0, training on all {len(train_targets):,} training images"
     if options.val_fraction > 0:
         train_indices, validation_indices = split_per_class(train_targets.tolist(), options.val_fraction, options.seed)
         source = held_out_description(len(validation_indices), len(train_targets), options.val_fraction,
                                       options.seed, "training images")
+    choice = choose_preprocessing([side], in_chans, mean, std, options, mirror_safe=spec.mirror_safe,
+                                  mirror_reason=spec.mirror_reason, train_count=len(train_indices))
     check_enough_for_batches(name, len(train_indices), options.batch_size)
     validation = validation_images = None
     if validation_indices:

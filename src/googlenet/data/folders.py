@@ -143,9 +143,9 @@ def load_image_folder(folder: Path, options: LoadOptions) -> DataSplits:
     decisions: list[str] = []
     in_chans, mean, std = channels_for(layout.grayscale_share(), len(layout.train), options.in_chans, decisions)
     sides = layout.image_sides()
-    choice = choose_preprocessing(sides, in_chans, mean, std, options)
-    layout.set_channels(in_chans)
     train_indices, validation_indices, validation_source = layout.validation_indices(options)
+    choice = choose_preprocessing(sides, in_chans, mean, std, options, train_count=len(train_indices))
+    layout.set_channels(in_chans)
     check_enough_for_batches(str(folder), len(train_indices), options.batch_size)
     held_out_from = layout.val if layout.val is not None else layout.train
     validation, validation_images = _evaluated(held_out_from, validation_indices, choice.eval_transform)

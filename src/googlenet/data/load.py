@@ -33,6 +33,7 @@ def load_data(
     hflip: bool | None = None,
     in_chans: int | None = None,
     batch_size: int | None = None,
+    epochs: int | None = None,
     strict: bool = False,
     download: bool = False,
     normalization: tuple[Sequence[float], Sequence[float], str] | None = None,
@@ -60,6 +61,8 @@ def load_data(
         (Fashion-MNIST, CIFAR), never for image folders.
     in_chans: image folders: 1 (grayscale) or 3 (RGB). None: 1 where every training image is grayscale.
     batch_size: the (global) training batch; a training split smaller than a few batches is an error.
+    epochs: the run's length. With batch_size and train_preset="auto", a run of fewer than
+        `SHORT_RUN_STEPS` steps trains without augmentation (preset "none"): too short to pay it back.
     strict: image folders: raise on unreadable image files instead of skipping them with a warning.
     download: built-in sets: download the files with torchvision where they are not found.
     normalization: (mean, std, why): normalise with these instead of the data set's statistics (ImageNet's
@@ -77,8 +80,9 @@ def load_data(
             raise ValueError(f"normalization needs 1 or 3 means and as many positive stds, got mean {tuple(mean)}, "
                              f"std {tuple(std)}")
         normalization = (tuple(map(float, mean)), tuple(map(float, std)), why)
-    options = LoadOptions(input_size, train_preset, random_erase, val_fraction, seed, hflip, in_chans, batch_size,
-                          strict, download, normalization)
+    options = LoadOptions(input_size=input_size, train_preset=train_preset, random_erase=random_erase,
+                          val_fraction=val_fraction, seed=seed, hflip=hflip, in_chans=in_chans, batch_size=batch_size,
+                          epochs=epochs, strict=strict, download=download, normalization=normalization)
     builtin = builtin_name(data)
     if builtin is not None:
         return load_builtin(builtin, data_dir, options)

@@ -13,7 +13,7 @@ from googlenet.models.network import IMAGENET_MEAN, IMAGENET_STD  # defined besi
 
 # ImageNet's statistics for one channel: the average of the three, as timm's resolve_data_config uses for
 # in_chans=1, so a grayscale folder is normalised like a colour one.
-TRAIN_PRESETS = ("paper", "small")  # the training augmentations by name ("auto" picks one from the images)
+TRAIN_PRESETS = ("paper", "small", "none")  # the training augmentations by name ("auto" picks one from the data)
 
 IMAGENET_GRAY_MEAN = (round(sum(IMAGENET_MEAN) / 3, 4),)
 IMAGENET_GRAY_STD = (round(sum(IMAGENET_STD) / 3, 4),)

@@ -117,6 +117,7 @@ class LoadOptions:
     hflip: bool | None = None
     in_chans: int | None = None
     batch_size: int | None = None
+    epochs: int | None = None  # the run's length: with batch_size, how many steps it will take
     strict: bool = False
     download: bool = False
     # (mean, std, why) to normalise with instead of the data set's, e.g. the initial weights' under --init

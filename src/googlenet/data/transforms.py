@@ -20,6 +20,7 @@ __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "PAPER_CROP_RATIO", "PAPER_CROP_SCALE", "PAPER_INTERPOLATIONS", "PAPER_JITTER",
     "TRAIN_PRESETS", "Preprocessing", "eval_preset", "paper_train_preset", "random_erasing",
     "small_image_train_preset", "to_model_channels", "to_normalised_tensor", "train_preset_by_name",
+    "unaugmented_train_preset",
 ]
 
 
@@ -122,6 +123,23 @@ def small_image_train_preset(
     ])
 
 
+def unaugmented_train_preset(
+    input_size: int, mean: Sequence[float], std: Sequence[float], *, hflip: bool = False, random_erase: float = 0.0,
+) -> v2.Compose:
+    """No geometric augmentation: the shorter side resized to `input_size` and the centre kept, as evaluation
+    sees small images; flips and random erasing only if asked for. For runs too short for augmentation to
+    pay back the slower fitting it causes."""
+    from torchvision.transforms import v2
+
+    return v2.Compose([
+        v2.Resize(input_size),
+        v2.CenterCrop(input_size),
+        *([v2.RandomHorizontalFlip()] if hflip else []),
+        *to_normalised_tensor(mean, std).transforms,
+        *random_erasing(random_erase),
+    ])
+
+
 def random_erasing(probability: float) -> list[v2.Transform]:
     """Random erasing (Zhong et al. 2017, arXiv 1708.04896) with probability `probability`, as a list to
     append after normalisation: [] for 0.
@@ -156,6 +174,9 @@ def train_preset_by_name(
     if name == "small":
         _check_channels(in_chans, mean, std)
         return small_image_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase)
+    if name == "none":
+        _check_channels(in_chans, mean, std)
+        return unaugmented_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase)
     raise ValueError(f"unknown train preset {name!r}; choose one of {', '.join(TRAIN_PRESETS)}")
 
 

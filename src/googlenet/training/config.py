@@ -69,8 +69,8 @@ class TrainConfig:
     input_size: int | None = _option(None, "side of the square model input in pixels (default: from the data: 32 "
                                      "for images up to 32x32, 224 for large ones)")
     train_preset: str = _option("auto", "training augmentation: paper (random crops of 8 to 100 percent of the area, colour "
-                                "distortions), small (padded crops, for small images), or auto (chosen from the "
-                                "image sizes)", choices=("auto", *TRAIN_PRESETS))
+                                "distortions), small (padded crops, for small images), none (resize only), or auto "
+                                "(chosen from the image sizes and the run's length)", choices=("auto", *TRAIN_PRESETS))
     hflip: bool | None = _option(None, "flip training images left-right at random (default: only for data sets "
                                  "known to be mirror-safe; --no-hflip never flips)")
     random_erase: float = _option(0.0, "probability of erasing a random rectangle of each training image (helps "

@@ -47,7 +47,8 @@ def load_run_data(config: TrainConfig, input_size: int | None, normalization: An
     data = load_data(
         config.data, data_dir=config.data_dir, input_size=input_size, train_preset=config.train_preset,
         random_erase=config.random_erase, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict,
-        download=config.download, hflip=config.hflip, batch_size=config.batch_size, normalization=normalization,
+        download=config.download, hflip=config.hflip, batch_size=config.batch_size, epochs=config.epochs,
+        normalization=normalization,
     )
     data.train = _first(data.train, config.train_subset)
     data.validation = _first(data.validation, config.val_subset)
