@@ -221,15 +221,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--input-size", type=int, default=32)
     parser.add_argument("--folders", nargs="+", default=list(FOLDERS), choices=FOLDERS)
-    parser.add_argument("--recipes", nargs="+", default=["googlenet", "plain"], choices=["googlenet", "plain"],
-                        help="which recipes to run (figures measured before are kept in results.json)")
+    parser.add_argument("--recipes", nargs="*", default=["googlenet", "plain"], choices=["googlenet", "plain"],
+                        help="which recipes to run (figures measured before are kept in results.json); none: "
+                        "only the fine-tuning comparison of --init")
     parser.add_argument("--plain-lrs", type=float, nargs="+", default=[0.01, 0.02, 0.05, 0.1, 0.2],
                         help="peak learning rates tried for the plain recipe (the best mean on val/ is reported)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="a run per seed (googlenet train gets --seed S for S other than its default 0)")
     parser.add_argument("--init", metavar="MODEL", help="also fine-tune from MODEL (googlenet train --init MODEL, "
                         "its default fine-tuning settings) on --init-folders and compare with training from scratch")
-    parser.add_argument("--init-folders", nargs="+", default=["digits"], choices=FOLDERS)
+    parser.add_argument("--init-folders", nargs="+", default=["digits"], choices=FOLDERS,
+                        help="folders to fine-tune on (fashion-rgb's images come from Fashion-MNIST's training "
+                        "split: a Fashion-MNIST model has seen them, so it is no test of fine-tuning from one)")
     parser.add_argument("--fashion-size", type=int, default=40, help="side of the fashion-rgb images")
     parser.add_argument("--split-seed", type=int, default=0, help="the seed of the folders' train/val split")
     parser.add_argument("--threads", type=int, help="CPU threads for every run (default: torch's); on a CPU "
