@@ -116,3 +116,14 @@ def test_a_run_too_short_for_augmentation_trains_without_it(tmp_path):
     assert "preset small" in long.decisions[1] and isinstance(steps(long)[1], v2.RandomCrop)
     asked = load_data(tmp_path / "digits", val_fraction=0.2, batch_size=8, epochs=6, train_preset="small")
     assert isinstance(steps(asked)[1], v2.RandomCrop)
+
+
+def test_a_short_run_on_large_images_trains_on_what_evaluation_sees(tmp_path):
+    image_tree(tmp_path / "photos", classes=("a", "b"), per_class=20, size=(300, 260))
+    splits = load_data(tmp_path / "photos", val_fraction=0.2, batch_size=8, epochs=2)
+    assert "preset none" in splits.decisions[1]
+    resize = next(step for step in steps(splits) if isinstance(step, v2.Resize))
+    assert resize.size == [splits.preprocessing.resize_size] and splits.preprocessing.resize_size == 256
+    image, _ = splits.train[0]
+    evaluated, _ = splits.validation[0]
+    assert image.shape == evaluated.shape == (3, 224, 224)

@@ -116,6 +116,7 @@ def choose_preprocessing(
     )
     train_transform = train_preset_by_name(
         preset, input_size, mean, std, in_chans, hflip=hflip, random_erase=options.random_erase, crop_scale=crop_scale,
+        resize_size=preprocessing.resize_size,
     )
     return PreprocessingChoice(in_chans, preprocessing, train_transform, eval_preset(preprocessing), decisions)
 
@@ -133,7 +134,7 @@ def for_channels(values: Sequence[float], in_chans: int) -> tuple[float, ...]:
         return tuple(values)
     if in_chans == 1:
         return (sum(values) / len(values),)
-    return tuple(values) * in_chans if len(values) == 1 else tuple(values)
+    return tuple(values) * in_chans  # one value (load_data allows 1 or 3)
 
 
 def _rounded(values: Sequence[float]) -> str:

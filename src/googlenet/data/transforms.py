@@ -125,14 +125,15 @@ def small_image_train_preset(
 
 def unaugmented_train_preset(
     input_size: int, mean: Sequence[float], std: Sequence[float], *, hflip: bool = False, random_erase: float = 0.0,
+    resize_size: int | None = None,
 ) -> v2.Compose:
-    """No geometric augmentation: the shorter side resized to `input_size` and the centre kept, as evaluation
-    sees small images; flips and random erasing only if asked for. For runs too short for augmentation to
-    pay back the slower fitting it causes."""
+    """No geometric augmentation: the images as evaluation sees them (shorter side resized to `resize_size`,
+    default `input_size`, and the centre `input_size` kept); flips and random erasing only if asked for.
+    For runs too short for augmentation to pay back the slower fitting it causes."""
     from torchvision.transforms import v2
 
     return v2.Compose([
-        v2.Resize(input_size),
+        v2.Resize(resize_size or input_size),
         v2.CenterCrop(input_size),
         *([v2.RandomHorizontalFlip()] if hflip else []),
         *to_normalised_tensor(mean, std).transforms,
@@ -165,8 +166,10 @@ def train_preset_by_name(
     hflip: bool = True,
     random_erase: float = 0.0,
     crop_scale: tuple[float, float] = PAPER_CROP_SCALE,
+    resize_size: int | None = None,
 ) -> v2.Compose:
-    """The training preset called `name` (one of TRAIN_PRESETS); `crop_scale` is the paper preset's."""
+    """The training preset called `name` (one of TRAIN_PRESETS); `crop_scale` is the paper preset's,
+    `resize_size` (evaluation's resize before the centre crop) the none preset's."""
     if name == "paper":
         return paper_train_preset(
             input_size, mean, std, in_chans, hflip=hflip, random_erase=random_erase, crop_scale=crop_scale
@@ -176,7 +179,8 @@ def train_preset_by_name(
         return small_image_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase)
     if name == "none":
         _check_channels(in_chans, mean, std)
-        return unaugmented_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase)
+        return unaugmented_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase,
+                                        resize_size=resize_size)
     raise ValueError(f"unknown train preset {name!r}; choose one of {', '.join(TRAIN_PRESETS)}")
 
 
