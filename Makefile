@@ -79,8 +79,11 @@ train-long: setup data
 		--output-dir $(LONG_RUN) $(DATA_OPTIONS) $(TRAIN_OPTIONS)
 	$(VENV)/bin/googlenet evaluate $(LONG_RUN) --tta 10crop
 
+# The quick tier in parallel (pyproject's -n auto), then the slow tests one at a time: they start processes
+# of their own (several training ranks, servers) and time things.
 test: setup data browser
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -m "not slow"
+	$(VENV)/bin/python -m pytest -m slow -n 0
 
 summary: setup
 	$(VENV)/bin/googlenet summary

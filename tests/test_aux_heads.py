@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from helpers import give_real_scale
+from helpers import give_real_scale, real_scale_googlenet
 from googlenet import AuxClassifier, googlenet
 
 
@@ -37,7 +37,7 @@ def assert_no_cell_repeats_its_neighbour(pooled: torch.Tensor) -> None:
 @pytest.mark.parametrize("side, map_side, pool", [(96, 6, "adaptive"), (128, 8, "adaptive"), (160, 10, "adaptive"),
                                                    (224, 14, "paper")])
 def test_aux_heads_pool_to_4x4_without_replication(flavour, side, map_side, pool):
-    model = give_real_scale(googlenet(flavour, num_classes=5)).eval()
+    model = real_scale_googlenet(flavour, num_classes=5).eval()
     for name, head in (("inception4a", model.aux1), ("inception4d", model.aux2)):
         feature_map = aux_inputs(model, side)[name]
         assert feature_map.shape[-2:] == (map_side, map_side)
@@ -51,7 +51,7 @@ def test_aux_heads_pool_to_4x4_without_replication(flavour, side, map_side, pool
 
 @pytest.mark.parametrize("side, map_side", [(32, 2), (48, 3)])
 def test_a_map_smaller_than_4x4_sits_in_zeros_instead_of_being_repeated(side, map_side):
-    model = give_real_scale(googlenet("bn", num_classes=5)).eval()
+    model = real_scale_googlenet("bn", num_classes=5).eval()
     feature_map = aux_inputs(model, side)["inception4a"]
     assert feature_map.shape[-2:] == (map_side, map_side)
     assert model.aux1.pool_map(feature_map).shape[-2:] == (map_side, map_side)

@@ -286,6 +286,7 @@ def test_summary_json_is_measured_at_the_requested_size(capsys):
     assert report["module_comparison"]["naive_params"] == 573_824
 
 
+@pytest.mark.slow  # the naive network has 97M parameters
 def test_summary_naive(capsys):
     report = json.loads(run_main(capsys, "summary", "--naive", "--json")[1])
     assert report["naive"] and {row["name"]: row for row in report["rows"]}["inception3a"]["output_size"] == "28x28x416"

@@ -17,7 +17,6 @@ Runtime block is slow-marked: exporting to ONNX takes a minute on a 2-core CPU.
 import json
 import re
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import give_real_scale, write_idx_set
+from helpers import give_real_scale, real_scale_googlenet, write_idx_set
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
@@ -72,11 +71,10 @@ def _torchvision_checkpoint(path: Path) -> None:
 
 
 def _fashion_mnist_run(run: Path) -> None:
-    from googlenet import googlenet
     from googlenet.data.transforms import Preprocessing
     from googlenet.weights.model_dir import save_pretrained
 
-    model = give_real_scale(googlenet("bn", num_classes=10, in_chans=1, aux_logits=False))
+    model = real_scale_googlenet("bn", num_classes=10, in_chans=1, aux_logits=False)
     preprocessing = Preprocessing(input_size=32, resize_size=32, mean=(0.286,), std=(0.353,), channel_order="L")
     save_pretrained(model, run / "model", class_names=FASHION_NAMES, preprocessing=preprocessing)
     (run / "model" / "evaluation.json").write_text(json.dumps({"data": "fashion-mnist", "epoch": 7, "weights": "ema"}))
@@ -149,21 +147,14 @@ def test_the_block_reader_finds_blocks_and_opt_outs(tmp_path):
         run_blocks(document, python_blocks(document), {})
 
 
-def test_the_four_verbs_are_functions_at_the_top_level_and_every_name_resolves():
-    import subprocess
-
-    code = ("import inspect, sys, googlenet\n"
-            "heavy = [m for m in ('googlenet.training', 'googlenet.evaluation', 'googlenet.weights', 'PIL')"
-            " if m in sys.modules]\n"
-            "assert not heavy, heavy\n"
-            "for name in ('train', 'evaluate', 'predict', 'export'):\n"
-            "    assert inspect.isfunction(getattr(googlenet, name)), name\n"
-            "for name in googlenet.__all__:\n"
-            "    getattr(googlenet, name)\n"
-            "print(sorted(set(googlenet.__all__) & {'train', 'evaluate', 'predict', 'export'}))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['evaluate', 'export', 'predict', 'train']"
+@pytest.mark.xdist_group("fresh_import")  # one worker: the probe runs once
+def test_the_four_verbs_are_functions_at_the_top_level_and_every_name_resolves(fresh_import):
+    heavy = [name for name in ("googlenet.training", "googlenet.evaluation", "googlenet.weights", "PIL")
+             if name in fresh_import["new"]]
+    assert heavy == []
+    assert fresh_import["verbs"] == {"train": True, "evaluate": True, "predict": True, "export": True}
+    assert {"train", "evaluate", "predict", "export"} <= set(fresh_import["all"])
+    assert fresh_import["unresolved"] == []
 
 
 # --- the ONNX Runtime snippet of docs/weights.md, on an RGB and on a grayscale model ----------------------
@@ -180,7 +171,6 @@ def onnx_block() -> str:
 def test_the_onnx_runtime_snippet_matches_pytorch(sandbox, channels):
     """The snippet's own preprocessing (read from the ONNX metadata) gives the logits PyTorch gives on the
     library's preprocessing of the same image, for an RGB model and for a grayscale one."""
-    from googlenet import googlenet
     from googlenet.data.images import to_model_channels
     from googlenet.data.transforms import Preprocessing, eval_preset
     from googlenet.weights.model_dir import from_pretrained, save_pretrained
@@ -189,7 +179,7 @@ def test_the_onnx_runtime_snippet_matches_pytorch(sandbox, channels):
     # Sizes and an interpolation other than the defaults, so that a snippet hard-coding them fails.
     preprocessing = Preprocessing(input_size=48, resize_size=55, mean=(0.4,) * in_chans, std=(0.2,) * in_chans,
                                   interpolation="bicubic", channel_order=channels)
-    model = give_real_scale(googlenet("bn", num_classes=7, in_chans=in_chans, aux_logits=False))
+    model = real_scale_googlenet("bn", num_classes=7, in_chans=in_chans, aux_logits=False)
     save_pretrained(model, sandbox / "imagenet-googlenet", class_names=[f"class {i}" for i in range(7)],
                     preprocessing=preprocessing)
     namespace: dict = {}

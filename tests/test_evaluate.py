@@ -8,11 +8,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-import googlenet
 from googlenet.data import UnreadableImage, collate_skipping_unreadable, eval_preset, load_data, load_image
 from googlenet.evaluation.evaluate import evaluate, evaluate_loader, evaluate_model
 from googlenet.evaluation.input_fit import InputFitWarning
-from helpers import give_real_scale, image_tree, save_image, write_idx_set, write_model_dir, write_run_dir
+from helpers import image_tree, real_scale_googlenet, save_image, write_idx_set, write_model_dir, write_run_dir
 
 CLASSES = ["cat", "dog"]
 
@@ -42,7 +41,7 @@ def expected_top1(model, samples) -> tuple[float, int]:
 
 
 def test_unreadable_images_are_excluded_counted_and_named_not_replaced():
-    model = give_real_scale(googlenet.googlenet("bn", num_classes=3, aux_logits=False)).eval()
+    model = real_scale_googlenet("bn", num_classes=3, aux_logits=False).eval()
     generator = torch.Generator().manual_seed(0)
     samples = [(torch.randn(3, 32, 32, generator=generator), index % 3) for index in range(7)]
     samples[2] = (UnreadableImage("/data/b.png", "cannot decode the image (truncated)"), 1)

@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from helpers import give_real_scale
+from helpers import real_scale_googlenet
 from googlenet import GoogLeNetOutputs, googlenet
 
 
 @pytest.mark.slow
 def test_export_in_eval_mode_returns_logits_with_a_dynamic_batch():
-    model = give_real_scale(googlenet("bn", num_classes=10)).eval()
+    model = real_scale_googlenet("bn", num_classes=10).eval()
     x = torch.randn(2, 3, 64, 64)
     batch = torch.export.Dim("batch", min=1, max=64)
     exported = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
@@ -36,7 +36,7 @@ def test_export_in_training_mode_returns_the_named_tuple():
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit is deprecated upstream; tracing still works
 def test_torchscript_by_tracing_in_eval_mode():
-    model = give_real_scale(googlenet("paper", num_classes=10)).eval()
+    model = real_scale_googlenet("paper", num_classes=10).eval()
     traced = torch.jit.trace(model, torch.randn(2, 3, 64, 64))
     y = torch.randn(3, 3, 64, 64)
     torch.testing.assert_close(traced(y), model(y))

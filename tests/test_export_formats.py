@@ -7,7 +7,7 @@ import onnxruntime
 import pytest
 import torch
 
-from helpers import give_real_scale
+from helpers import real_scale_googlenet
 from googlenet import googlenet
 from googlenet.cli import main
 from googlenet.weights.export import EXPORT_FORMATS, export_model, sidecar_path
@@ -19,7 +19,7 @@ TOLERANCE = 1e-4
 
 
 def model_dir(tmp_path, flavour, **options):
-    model = give_real_scale(googlenet(flavour, num_classes=10, **options))
+    model = real_scale_googlenet(flavour, num_classes=10, **options)
     model.class_names = [f"class {i}" for i in range(10)]
     model.preprocessing = Preprocessing(input_size=SIZE, resize_size=73)
     return save_pretrained(model, tmp_path / flavour)
@@ -66,7 +66,7 @@ def test_onnx_export_agrees_with_pytorch_in_onnxruntime(tmp_path, flavour, optio
 
 @pytest.mark.slow
 def test_exported_program_agrees_with_pytorch(tmp_path):
-    model = give_real_scale(googlenet("paper", num_classes=10))
+    model = real_scale_googlenet("paper", num_classes=10)
     model.preprocessing = Preprocessing(input_size=SIZE)
     path = export_model(model, tmp_path / "out" / "googlenet.pt2", "exported-program")
     assert model.aux1 is not None and model.training  # the caller's model is left as it was
@@ -139,7 +139,7 @@ def test_a_run_directory_exports_its_model(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"epochs": 2, "flavour": "bn"}))  # a run's TrainConfig
-    model = give_real_scale(googlenet("bn", num_classes=10))
+    model = real_scale_googlenet("bn", num_classes=10)
     model.preprocessing = Preprocessing(input_size=SIZE, resize_size=73)
     save_pretrained(model, run / "model")
     path = export(run, format="torchscript")

@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import give_real_scale
-from googlenet import googlenet
+from helpers import real_scale_googlenet
 from googlenet.inference.optimize import (
     FusedInceptionModule,
     InferenceModel,
@@ -26,7 +25,7 @@ has_onnxruntime = pytest.mark.skipif(
 
 
 def real_scale_model(flavour: str = "torchvision", in_chans: int = 3) -> nn.Module:
-    return give_real_scale(googlenet(flavour, num_classes=10, in_chans=in_chans)).eval()
+    return real_scale_googlenet(flavour, num_classes=10, in_chans=in_chans).eval()
 
 
 def assert_same_logits(got: torch.Tensor, expected: torch.Tensor) -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torchvision
 
-from helpers import give_real_scale
+from helpers import give_real_scale, real_scale_googlenet
 from googlenet import googlenet
 from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from googlenet.weights import imagenet
@@ -101,7 +101,7 @@ def test_a_plain_pth_reads_its_flavour_and_keeps_trained_aux_heads(torchvision_f
 
 
 def gray_model_dir(tmp_path, **options):
-    model = give_real_scale(googlenet("bn", num_classes=3, in_chans=1, **options), seed=2)
+    model = real_scale_googlenet("bn", num_classes=3, in_chans=1, **options, seed=2)
     model.class_names = ["a", "b", "c"]
     model.preprocessing = Preprocessing(input_size=SIDE, resize_size=SIDE, mean=(0.3,), std=(0.35,),
                                         channel_order="L")

@@ -1,8 +1,6 @@
 """The package's shape: layers import only downwards, `import googlenet` stays light, files stay short."""
 
 import ast
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -98,31 +96,18 @@ HEAVY = ("PIL", "matplotlib", "tensorboard", "safetensors", "onnx", "onnxruntime
          "captum", "googlenet.data", "googlenet.weights", "googlenet.training", "googlenet.evaluation",
          "googlenet.inference", "googlenet.serving")
 
-_PROBE = """
-import json, sys
-import torch
-before = set(sys.modules)
-import googlenet
-after = set(sys.modules)
-model_api = [googlenet.googlenet, googlenet.GoogLeNet, googlenet.InceptionModule, googlenet.GoogLeNetLoss,
-             googlenet.paper_table]
-print(json.dumps(sorted(after - before)))
-"""
-
-
-def test_import_googlenet_loads_the_model_api_only():
-    new = json.loads(subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
-                                    check=True).stdout)
+@pytest.mark.xdist_group("fresh_import")  # one worker: the probe runs once
+def test_import_googlenet_loads_the_model_api_only(fresh_import):
+    new = fresh_import["new"]
     assert "googlenet.models.network" in new  # the probe sees what googlenet imports
     loaded = [name for name in new if any(name == heavy or name.startswith(heavy + ".") for heavy in HEAVY)]
     assert loaded == []
 
 
-def test_everything_else_is_reachable_lazily():
-    probe = ("import sys, googlenet; assert 'googlenet.training' not in sys.modules; "
-             "print(googlenet.train.__module__, googlenet.optimize.__module__, googlenet.from_pretrained.__module__)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert [name.split(".")[1] for name in out] == ["training", "inference", "weights"]
+@pytest.mark.xdist_group("fresh_import")  # one worker: the probe runs once
+def test_everything_else_is_reachable_lazily(fresh_import):
+    assert "googlenet.training" not in fresh_import["new"]
+    assert [name.split(".")[1] for name in fresh_import["lazy"]] == ["training", "inference", "weights"]
     with pytest.raises(AttributeError, match="no attribute 'trian'"):
         import googlenet
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import give_real_scale
+from helpers import real_scale_googlenet
 from googlenet import FLAVOURS, GoogLeNet, GoogLeNetOutputs, googlenet
 
 
@@ -21,7 +21,7 @@ def test_training_returns_logits_aux1_aux2_and_eval_returns_logits(flavour):
 
 
 def test_aux1_reads_4a_and_aux2_reads_4d():
-    model = give_real_scale(googlenet("bn", num_classes=5)).train()
+    model = real_scale_googlenet("bn", num_classes=5).train()
     model.aux1.dropout.p = model.aux2.dropout.p = model.dropout.p = 0.0
     seen = {}
     for name in ("inception4a", "inception4d"):
@@ -40,7 +40,7 @@ def test_without_aux_heads_training_returns_logits():
 
 
 def test_features_and_head_compose_to_forward():
-    model = give_real_scale(googlenet("bn", num_classes=10)).eval()
+    model = real_scale_googlenet("bn", num_classes=10).eval()
     x = torch.randn(2, 3, 64, 64)
     features = model.forward_features(x)
     assert features.shape == (2, 1024) and model.num_features == 1024
@@ -94,6 +94,7 @@ def test_paper_flavour_is_the_caffe_network():
     assert {m.kernel_size for n, m in model.named_children() if isinstance(m, nn.MaxPool2d)} == {3}
 
 
+@pytest.mark.slow  # the naive network has 97M parameters
 def test_naive_option_builds_naive_modules_at_network_scale():
     model = googlenet("bn", naive=True, num_classes=10).eval()
     assert type(model.inception3a).__name__ == "NaiveInceptionModule"
@@ -209,7 +210,7 @@ def test_stages_are_the_trunk_in_forward_order_with_torchvisions_names():
 
 
 def test_running_the_stages_by_hand_gives_the_features():
-    model = give_real_scale(googlenet("bn", num_classes=3)).eval()
+    model = real_scale_googlenet("bn", num_classes=3).eval()
     x = torch.randn(2, 3, 64, 64)
     y = x
     for _, module in model.stages():
@@ -217,11 +218,11 @@ def test_running_the_stages_by_hand_gives_the_features():
     torch.testing.assert_close(torch.flatten(model.avgpool(y), 1), model.forward_features(x))
 
 
-# -- sizes from a meta-device forward pass ------------------------------------------------------------
+# -- sizes from an empty-batch forward pass ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("flavour", sorted(FLAVOURS))
-def test_meta_stage_shapes_agree_with_a_real_forward_pass(flavour):
+def test_empty_batch_stage_shapes_agree_with_a_real_forward_pass(flavour):
     from googlenet.models.shapes import stage_shapes
 
     model = googlenet(flavour, aux_logits=False).eval()
@@ -242,3 +243,42 @@ def test_a_size_with_no_output_names_the_stage():
 
     with pytest.raises(ValueError, match=r"a 30x30 input leaves maxpool4 of the 'bn' flavour without an output"):
         stage_shapes("bn", 30)
+
+
+def test_measuring_the_smallest_input_leaves_the_callers_random_stream_alone():
+    from googlenet.models.shapes import smallest_input_side
+
+    smallest_input_side.cache_clear()
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    assert smallest_input_side("paper") == 31
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def _expected_weight_std(module: nn.Module, scheme: str) -> float:
+    receptive = module.weight[0, 0].numel()
+    fan_in, fan_out = module.weight.shape[1] * receptive, module.weight.shape[0] * receptive
+    if scheme == "torchvision":
+        return 0.01
+    if scheme == "xavier":
+        return (2.0 / (fan_in + fan_out)) ** 0.5
+    return (2.0 / fan_out) ** 0.5 if isinstance(module, nn.Conv2d) else 0.01
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_every_layer_is_initialised_by_the_flavours_scheme(flavour):
+    """Construction skips torch's own Conv2d/Linear initialisation because the flavour's scheme overwrites
+    it: every weight must then have the scheme's spread and every bias its constant, not leftover memory."""
+    model = googlenet(flavour, num_classes=10)
+    scheme = model.flavour.init
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            weight = module.weight.detach()
+            assert torch.isfinite(weight).all(), name
+            if weight.numel() >= 10_000:
+                assert weight.std().item() == pytest.approx(_expected_weight_std(module, scheme), rel=0.1), name
+            if module.bias is not None:
+                assert torch.unique(module.bias.detach()).numel() == 1, name
+    # Layers built afterwards get torch's default again.
+    assert "reset_parameters" not in vars(nn.Conv2d) and nn.Conv2d(8, 8, 3).weight.abs().sum() > 0

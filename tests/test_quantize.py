@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 import torch
 
-from helpers import give_real_scale
+from helpers import real_scale_googlenet
 from googlenet import googlenet
 from googlenet.data.datasets import DataSplits, InMemoryImageDataset
 from googlenet.data.transforms import Preprocessing, eval_preset
@@ -23,7 +23,7 @@ def test_int8_agrees_with_float_on_the_top_class(backend):
 
     if int8_problem(backend) is not None:
         pytest.skip(int8_problem(backend))
-    model = give_real_scale(googlenet("bn", num_classes=10, in_chans=1)).eval()
+    model = real_scale_googlenet("bn", num_classes=10, in_chans=1).eval()
     # 64x64: OpenVINO refuses the bn flavour's 3x3 max-pool over the 2x2 map it has at 32x32
     calibration = torch.randn(64, 1, 64, 64)
     images = torch.randn(64, 1, 64, 64)  # not the calibration images
@@ -72,7 +72,7 @@ def test_auto_keeps_the_int8_path_measured_fastest(monkeypatch):
     # The paths are measured in INT8_BACKENDS' order; the last one is made to measure fastest.
     measured = iter([[0.3, 0.3, 0.3], [0.1, 0.2, 0.1]])
     monkeypatch.setattr(optimize_module, "time_calls", lambda call, *args, **kwargs: (call(), next(measured))[1])
-    model = give_real_scale(googlenet("bn", num_classes=10, in_chans=1)).eval()
+    model = real_scale_googlenet("bn", num_classes=10, in_chans=1).eval()
     int8 = quantize_module.quantize(model, torch.randn(8, 1, 64, 64))
     assert int8.timings == {available[0]: 0.3, available[1]: 0.1}
     assert int8.backend == available[1]
@@ -129,7 +129,7 @@ def test_evaluate_int8_on_an_image_folder_reports_the_backend(tmp_path, capsys):
             for index in range(3):
                 pixels = torch.randint(0, 256, (40, 40, 3), dtype=torch.uint8, generator=generator).numpy()
                 Image.fromarray(pixels).save(tmp_path / "images" / split / name / f"{index}.png")
-    model = give_real_scale(googlenet("torchvision", num_classes=2)).eval()
+    model = real_scale_googlenet("torchvision", num_classes=2).eval()
     preprocessing = Preprocessing(input_size=32, resize_size=36)
     save_pretrained(model, tmp_path / "model", class_names=["cat", "dog"], preprocessing=preprocessing)
 

@@ -2,7 +2,6 @@
 
 import base64
 import io
-import json
 import re
 import threading
 import time
@@ -11,7 +10,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from helpers import give_real_scale, write_idx_set
+from helpers import real_scale_googlenet, write_idx_set
 from PIL import Image
 
 import googlenet
@@ -28,7 +27,7 @@ LIMITS = dict(backend="eager", max_body_bytes=300_000, max_pixels=250_000, max_i
 
 
 def small_model() -> googlenet.GoogLeNet:
-    model = give_real_scale(googlenet.googlenet("bn", num_classes=10, in_chans=1, aux_logits=False)).eval()
+    model = real_scale_googlenet("bn", num_classes=10, in_chans=1, aux_logits=False).eval()
     model.class_names = list(CLASSES)
     model.preprocessing = Preprocessing(input_size=32, resize_size=32, mean=(0.5,), std=(0.25,), channel_order="L")
     return model

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import give_real_scale
+from helpers import real_scale_googlenet
 from PIL import Image
 
-import googlenet
 from googlenet.data.preprocessing import Preprocessing
 
 pytest.importorskip("uvicorn", reason="the serve extra: pip install 'googlenet[serve]'")
@@ -77,7 +76,7 @@ def png(seed: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    model = give_real_scale(googlenet.googlenet("bn", num_classes=10, in_chans=1, aux_logits=False)).eval()
+    model = real_scale_googlenet("bn", num_classes=10, in_chans=1, aux_logits=False).eval()
     model.class_names = [f"class{index}" for index in range(10)]
     model.preprocessing = Preprocessing(input_size=32, resize_size=32, mean=(0.5,), std=(0.25,), channel_order="L")
     return model.save_pretrained(tmp_path_factory.mktemp("served") / "model")

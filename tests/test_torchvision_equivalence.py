@@ -1,5 +1,7 @@
 """The `torchvision` flavour is torchvision's googlenet: same state_dict keys, same outputs."""
 
+import copy
+import functools
 import warnings
 
 import pytest
@@ -13,6 +15,11 @@ TOLERANCE = 1e-5
 
 
 def torchvision_model(aux_logits: bool, transform_input: bool) -> torch.nn.Module:
+    return copy.deepcopy(_torchvision_model(aux_logits, transform_input))
+
+
+@functools.lru_cache(maxsize=None)
+def _torchvision_model(aux_logits: bool, transform_input: bool) -> torch.nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torchvision's note about its slow init
         model = torchvision.models.googlenet(weights=None, aux_logits=aux_logits, transform_input=transform_input,
@@ -39,7 +46,7 @@ def assert_same(ours: torch.Tensor, reference: torch.Tensor) -> None:
 def test_eval_outputs_match_torchvision(aux_logits, transform_input):
     reference = torchvision_model(aux_logits, transform_input).eval()
     ours = ours_loaded_from(reference, aux_logits, transform_input).eval()
-    x = torch.randn(4, 3, 224, 224)
+    x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         assert_same(ours(x), reference(x))
 
@@ -69,7 +76,7 @@ def test_a_miswired_network_fails_the_comparison():
     reference = torchvision_model(False, False).eval()
     ours = ours_loaded_from(reference, False, False).eval()
     ours.maxpool4 = torch.nn.MaxPool2d(3, stride=2, ceil_mode=True)
-    x = torch.randn(4, 3, 224, 224)
+    x = torch.randn(2, 3, 224, 224)
     with torch.no_grad(), pytest.raises(AssertionError, match="max abs difference"):
         assert_same(ours(x), reference(x))
 

@@ -121,7 +121,7 @@ def _map_sizes(flavour: str, naive: bool, input_size: int) -> tuple[tuple[str, t
 
 def stage_map_sizes(model: GoogLeNet, input_size: int) -> dict[str, tuple[int, int]]:
     """Each Inception module's output map (height, width) for a square input (googlenet.models.shapes:
-    one pass on the meta device, once per flavour and size)."""
+    one pass of an empty batch, once per flavour and size)."""
     return dict(_map_sizes(model.config.flavour, model.config.naive, input_size))
 
 

@@ -1,6 +1,6 @@
 """The network: Table 1 and the flavours as data (`table`), the building blocks (`layers`), the trunk
 built from the table (`trunk`), GoogLeNet itself built from its `GoogLeNetConfig` (`network`), sizes
-measured by forward passes on the meta device (`shapes`), the paper's weighted loss (`loss`) and the
+measured by forward passes of an empty batch (`shapes`), the paper's weighted loss (`loss`) and the
 report that measures Table 1 on a built network (`summary`).
 
 Imports only torch and the other modules of this package: everything else in googlenet is built on top

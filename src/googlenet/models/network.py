@@ -13,6 +13,7 @@ Forward contract (the same eagerly and under `torch.export`):
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from torch import Tensor, nn
 
 from googlenet.models.layers import AuxClassifier
 from googlenet.models.table import IMAGE_CHANNELS, Flavour, aux_attach_points, get_flavour
-from googlenet.models.trunk import build_trunk
+from googlenet.models.trunk import build_trunk, default_init_skipped
 
 # ImageNet's per-channel statistics (torchvision's), the normalisation of ImageNet-trained weights.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -125,27 +126,29 @@ class GoogLeNet(nn.Module):
         self.metadata: Any = None  # a googlenet.weights.metadata.ModelMetadata, or None
         self._min_input_size: int | None = None  # None: measured on first use (see min_input_size)
 
-        self.input_transform: nn.Module = ImageNetToUnitRange() if config.transform_input else nn.Identity()
-        trunk, channels_at = build_trunk(spec, config.in_chans, config.naive)
-        self._stage_names: tuple[str, ...] = tuple(name for name, _ in trunk)
-        for name, module in trunk:
-            self.add_module(name, module)
+        # With init_weights, _initialise overwrites every convolution's and linear layer's weights and
+        # biases: their own default initialisation is skipped (most of construction time).
+        with default_init_skipped() if init_weights else contextlib.nullcontext():
+            self.input_transform: nn.Module = ImageNetToUnitRange() if config.transform_input else nn.Identity()
+            trunk, channels_at = build_trunk(spec, config.in_chans, config.naive)
+            self._stage_names: tuple[str, ...] = tuple(name for name, _ in trunk)
+            for name, module in trunk:
+                self.add_module(name, module)
 
-        # Attribute order is print order: put the aux heads where torchvision has them.
-        self.aux1: AuxClassifier | None = None
-        self.aux2: AuxClassifier | None = None
-        if config.aux_logits:
-            for aux_name, attach_point in zip(("aux1", "aux2"), aux_attach_points):
-                head = AuxClassifier(
-                    channels_at[attach_point], config.num_classes, config.aux_dropout, spec.batch_norm, spec.aux_pool
-                )
-                setattr(self, aux_name, head)
-        self._aux_after = dict(zip(aux_attach_points, ("aux1", "aux2")))
+            # Attribute order is print order: put the aux heads where torchvision has them.
+            self.aux1: AuxClassifier | None = None
+            self.aux2: AuxClassifier | None = None
+            if config.aux_logits:
+                for aux_name, attach_point in zip(("aux1", "aux2"), aux_attach_points):
+                    head = AuxClassifier(channels_at[attach_point], config.num_classes, config.aux_dropout,
+                                         spec.batch_norm, spec.aux_pool)
+                    setattr(self, aux_name, head)
+            self._aux_after = dict(zip(aux_attach_points, ("aux1", "aux2")))
 
-        self.num_features = channels_at[self._stage_names[-1]]
-        self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's 7x7/1 average pool at 224x224, any size else
-        self.dropout = nn.Dropout(p=config.dropout)
-        self.fc = nn.Linear(self.num_features, config.num_classes)
+            self.num_features = channels_at[self._stage_names[-1]]
+            self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's 7x7/1 average pool at 224x224, any size else
+            self.dropout = nn.Dropout(p=config.dropout)
+            self.fc = nn.Linear(self.num_features, config.num_classes)
 
         if init_weights:
             _initialise(self, spec.init)
@@ -220,7 +223,7 @@ class GoogLeNet(nn.Module):
     @property
     def min_input_size(self) -> int:
         """The smallest square input side every layer has an output for (15 torchvision, 31 paper/bn),
-        measured by forward passes on the meta device (`googlenet.models.shapes`)."""
+        measured by forward passes of an empty batch (`googlenet.models.shapes`)."""
         if self._min_input_size is None:
             from googlenet.models.shapes import smallest_input_side
 

@@ -25,6 +25,7 @@ from safetensors.torch import save
 from googlenet.atomic_files import atomic_directory
 from googlenet.models.table import FLAVOURS
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig
+from googlenet.models.trunk import default_init_skipped
 from googlenet.data.preprocessing import Preprocessing
 from googlenet.weights.loading import (  # noqa: F401 - re-exported: their documented home until now
     load_checkpoint_file,
@@ -148,7 +149,8 @@ def from_pretrained(directory: str | Path, *, map_location: str | torch.device =
         raise ValueError(f"{directory} is not a model directory (no such directory)")
     config_path = directory / CONFIG_NAME
     config, metadata = read_model_config(config_path)
-    model = GoogLeNet(config, init_weights=False)
+    with default_init_skipped():  # every weight comes from the file: the load below is strict
+        model = GoogLeNet(config, init_weights=False)
     weights_path = directory / WEIGHTS_NAME
     load_state_dict_checked(model, load_checkpoint_file(weights_path), weights_path)
     attach_metadata(model, metadata)
@@ -278,7 +280,8 @@ def import_torchvision(
     num_classes = state_dict["fc.weight"].shape[0]
     config = GoogLeNetConfig("torchvision", num_classes=num_classes, aux_logits=aux_logits,
                              transform_input=transform_input)
-    model = GoogLeNet(config, init_weights=False)
+    with default_init_skipped():  # every weight comes from the checkpoint: the load below is strict
+        model = GoogLeNet(config, init_weights=False)
     load_state_dict_checked(model, state_dict, checkpoint)
 
     imagenet = GoogLeNet_Weights.IMAGENET1K_V1
