@@ -20,6 +20,9 @@ pytestmark = pytest.mark.slow
 MAX_DROP_POINTS = 0.3
 STEPS = 500
 BATCH = 128
+# Peak learning rate of the one-cycle schedule. 0.2 was unstable over so short a run: 84.5%, 82.3% and 75.7%
+# validation top-1 from three initial draws; 0.1 gave 84.1% on the draw that gave 75.7%.
+PEAK_LR = 0.1
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +34,8 @@ def trained():
     torch.manual_seed(0)
     data = load_data("fashion-mnist")
     model = googlenet("bn", num_classes=10, in_chans=1, aux_logits=False).to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, TrainConfig(lr=0.2))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.2, total_steps=STEPS, pct_start=0.15)
+    optimizer = build_optimizer(model, TrainConfig(lr=PEAK_LR))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, PEAK_LR, total_steps=STEPS, pct_start=0.15)
     loader = DataLoader(data.train, batch_size=BATCH, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(0))
     criterion = nn.CrossEntropyLoss()
