@@ -16,7 +16,6 @@ Runtime block is slow-marked: exporting to ONNX takes a minute on a 2-core CPU.
 
 import json
 import re
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import give_real_scale, real_scale_googlenet, write_idx_set
+from helpers import copy_linking_weights, give_real_scale, real_scale_googlenet, tree_fingerprint, write_idx_set
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
@@ -95,11 +94,14 @@ def sandbox_template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def sandbox(sandbox_template, tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "sandbox"
-    shutil.copytree(sandbox_template, root)
+    """A copy of the template per document; its weight files are hard links, so the check after the
+    document's blocks ran catches a block that rewrote one in place (and would change the next document's)."""
+    before = tree_fingerprint(sandbox_template)
+    root = copy_linking_weights(sandbox_template, tmp_path / "sandbox")
     monkeypatch.chdir(root)
     monkeypatch.setenv("GOOGLENET_CACHE", str(tmp_path / "cache"))
-    return root
+    yield root
+    assert tree_fingerprint(sandbox_template) == before, "a block rewrote a file of the sandbox in place"
 
 
 def run_blocks(document: Path, blocks: list[tuple[int, str]], namespace: dict) -> None:
@@ -149,12 +151,17 @@ def test_the_block_reader_finds_blocks_and_opt_outs(tmp_path):
 
 @pytest.mark.xdist_group("fresh_import")  # one worker: the probe runs once
 def test_the_four_verbs_are_functions_at_the_top_level_and_every_name_resolves(fresh_import):
+    import inspect
+
+    import googlenet
+
     heavy = [name for name in ("googlenet.training", "googlenet.evaluation", "googlenet.weights", "PIL")
-             if name in fresh_import["new"]]
+             if name in fresh_import]
     assert heavy == []
-    assert fresh_import["verbs"] == {"train": True, "evaluate": True, "predict": True, "export": True}
-    assert {"train", "evaluate", "predict", "export"} <= set(fresh_import["all"])
-    assert fresh_import["unresolved"] == []
+    verbs = ("train", "evaluate", "predict", "export")
+    assert {name: inspect.isfunction(getattr(googlenet, name)) for name in verbs} == dict.fromkeys(verbs, True)
+    assert set(verbs) <= set(googlenet.__all__)
+    assert [name for name in googlenet.__all__ if not hasattr(googlenet, name)] == []
 
 
 # --- the ONNX Runtime snippet of docs/weights.md, on an RGB and on a grayscale model ----------------------

@@ -3,7 +3,6 @@
 import copy
 import json
 import random
-import shutil
 import subprocess
 import sys
 import warnings
@@ -13,7 +12,7 @@ import pytest
 import torch
 import torchvision
 
-from helpers import give_real_scale, real_scale_googlenet
+from helpers import copy_linking_weights, give_real_scale, real_scale_googlenet, tree_fingerprint
 from googlenet import googlenet
 from googlenet.cli import main
 from googlenet.weights.model_dir import (
@@ -43,14 +42,16 @@ def _saved_small_model(tmp_path_factory):
 @pytest.fixture
 def small_model_dir(_saved_small_model):
     """small_model_dir(where) -> (model, where/"model"): a real-scale 3-class model and its model directory,
-    saved once per module and copied (saving costs ~0.3 s, a copy a tenth of that)."""
+    saved once per module; each test gets a copy whose weights file is a hard link to the saved one (a test
+    that damages the weights replaces the file; the check after the test catches one that rewrites it)."""
     model, saved = _saved_small_model
+    before = tree_fingerprint(saved)
 
     def copy_into(where):
-        shutil.copytree(saved, where / "model")
-        return copy.deepcopy(model), where / "model"
+        return copy.deepcopy(model), copy_linking_weights(saved, where / "model")
 
-    return copy_into
+    yield copy_into
+    assert tree_fingerprint(saved) == before, "a test rewrote the shared model directory in place"
 
 
 # -- round trip --------------------------------------------------------------------------------------
@@ -169,7 +170,9 @@ def test_unexpected_and_non_tensor_entries_are_listed():
 def test_truncated_safetensors_is_a_clear_error(tmp_path, small_model_dir):
     _, directory = small_model_dir(tmp_path)
     weights = directory / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    content = weights.read_bytes()
+    weights.unlink()  # a hard link to the module's saved model: replace it, do not rewrite it
+    weights.write_bytes(content[: len(content) // 2])
     with pytest.raises(ValueError, match=rf"{weights} is not a readable safetensors file \(truncated or corrupt\?\)"):
         from_pretrained(directory)
 
@@ -177,6 +180,7 @@ def test_truncated_safetensors_is_a_clear_error(tmp_path, small_model_dir):
 def test_zero_byte_and_missing_weights_are_clear_errors(tmp_path, small_model_dir):
     _, directory = small_model_dir(tmp_path)
     weights = directory / "model.safetensors"
+    weights.unlink()  # a hard link to the module's saved model: replace it, do not rewrite it
     weights.write_bytes(b"")
     with pytest.raises(ValueError, match=rf"{weights} is empty \(0 bytes\)"):
         from_pretrained(directory)
