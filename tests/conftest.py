@@ -1,6 +1,4 @@
-import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -26,27 +24,6 @@ def _deterministic():
     import torch
 
     torch.manual_seed(0)
-
-
-# One fresh interpreter for the tests of what `import googlenet` loads (it costs seconds of imports, so it runs
-# once and only imports: what the lazily reachable names resolve to is checked in the test's own process).
-# It leaves by os._exit: tearing down an interpreter that imported torch takes another second.
-_IMPORT_PROBE = """
-import json, os, sys
-import torch
-before = set(sys.modules)
-import googlenet
-print(json.dumps(sorted(set(sys.modules) - before)), flush=True)
-os._exit(0)
-"""
-
-
-@pytest.fixture(scope="session")
-def fresh_import() -> list[str]:
-    """The modules a fresh `import googlenet` adds to those torch loads."""
-    result = subprocess.run([sys.executable, "-c", _IMPORT_PROBE], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 @pytest.hookimpl(trylast=True)
