@@ -51,8 +51,11 @@ def real_scale_googlenet(flavour: str, *, seed: int = 0, **options) -> nn.Module
 @functools.lru_cache(maxsize=None)
 def _real_scale_googlenet(flavour: str, seed: int, options: tuple) -> nn.Module:
     import googlenet
+    from googlenet.models.trunk import default_init_skipped
 
-    return give_real_scale(googlenet.googlenet(flavour, **dict(options)), seed)
+    with default_init_skipped():  # give_real_scale sets every weight, bias and BatchNorm statistic
+        model = googlenet.googlenet(flavour, init_weights=False, **dict(options))
+    return give_real_scale(model, seed)
 
 
 # --- Small data sets on disk -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import torchvision
 
 from helpers import give_real_scale, real_scale_googlenet
 from googlenet import AuxClassifier, googlenet
+from googlenet.models.trunk import default_init_skipped
 
 
 def aux_inputs(model, side: int) -> dict[str, torch.Tensor]:
@@ -19,7 +20,7 @@ def aux_inputs(model, side: int) -> dict[str, torch.Tensor]:
     hooks = [getattr(model, name).register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, o))
              for name in ("inception4a", "inception4d")]
     with torch.no_grad():
-        model(torch.randn(2, model.in_chans, side, side))
+        model(torch.randn(1, model.in_chans, side, side))
     for hook in hooks:
         hook.remove()
     return seen
@@ -38,8 +39,9 @@ def assert_no_cell_repeats_its_neighbour(pooled: torch.Tensor) -> None:
                                                    (224, 14, "paper")])
 def test_aux_heads_pool_to_4x4_without_replication(flavour, side, map_side, pool):
     model = real_scale_googlenet(flavour, num_classes=5).eval()
+    feature_maps = aux_inputs(model, side)
     for name, head in (("inception4a", model.aux1), ("inception4d", model.aux2)):
-        feature_map = aux_inputs(model, side)[name]
+        feature_map = feature_maps[name]
         assert feature_map.shape[-2:] == (map_side, map_side)
         pooled = head.pool_map(feature_map)
         assert pooled.shape[-2:] == (4, 4)
@@ -81,7 +83,8 @@ def test_the_torchvision_flavour_keeps_torchvisions_adaptive_pool(side):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         reference = give_real_scale(torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False))
-    ours = googlenet("torchvision")
+    with default_init_skipped():  # every weight is loaded next
+        ours = googlenet("torchvision", init_weights=False)
     ours.load_state_dict(reference.state_dict())
     reference.train(), ours.train()
     for module in (reference, ours):

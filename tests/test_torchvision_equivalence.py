@@ -10,6 +10,7 @@ import torchvision
 
 from helpers import give_real_scale
 from googlenet import googlenet
+from googlenet.models.trunk import default_init_skipped
 
 TOLERANCE = 1e-5
 
@@ -28,7 +29,8 @@ def _torchvision_model(aux_logits: bool, transform_input: bool) -> torch.nn.Modu
 
 
 def ours_loaded_from(reference: torch.nn.Module, aux_logits: bool, transform_input: bool) -> torch.nn.Module:
-    ours = googlenet("torchvision", aux_logits=aux_logits, transform_input=transform_input)
+    with default_init_skipped():  # every weight is loaded next: an initialisation would be thrown away
+        ours = googlenet("torchvision", aux_logits=aux_logits, transform_input=transform_input, init_weights=False)
     ours.load_state_dict(reference.state_dict(), strict=True)
     return ours
 
@@ -46,7 +48,7 @@ def assert_same(ours: torch.Tensor, reference: torch.Tensor) -> None:
 def test_eval_outputs_match_torchvision(aux_logits, transform_input):
     reference = torchvision_model(aux_logits, transform_input).eval()
     ours = ours_loaded_from(reference, aux_logits, transform_input).eval()
-    x = torch.randn(2, 3, 224, 224)
+    x = torch.randn(1, 3, 224, 224)  # eval mode: one image is as good as many, at the paper's size
     with torch.no_grad():
         assert_same(ours(x), reference(x))
 
@@ -76,7 +78,7 @@ def test_a_miswired_network_fails_the_comparison():
     reference = torchvision_model(False, False).eval()
     ours = ours_loaded_from(reference, False, False).eval()
     ours.maxpool4 = torch.nn.MaxPool2d(3, stride=2, ceil_mode=True)
-    x = torch.randn(2, 3, 224, 224)
+    x = torch.randn(1, 3, 224, 224)
     with torch.no_grad(), pytest.raises(AssertionError, match="max abs difference"):
         assert_same(ours(x), reference(x))
 
