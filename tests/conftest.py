@@ -32,7 +32,7 @@ def pytest_unconfigure(config):
     pytest_sessionfinish): the controller waits for every worker process to end, and tearing down an
     interpreter that loaded torch, torchvision, ONNX Runtime and the server took 3-5 s of the quick tier's
     wall time. A worker's exit status carries nothing; its results are already with the controller."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if hasattr(config, "workerinput"):  # set by xdist in its workers only (not in a pytest they start)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
