@@ -23,7 +23,8 @@ SUDO = $(if $(shell command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo s
 
 help:
 	@echo 'make train       set up .venv, train GoogLeNet on Fashion-MNIST into $(RUN)/, print the'
-	@echo '                 accuracy and the commands to try next (about 13-22 min on a 2-core CPU)'
+	@echo '                 accuracy and the commands to try next (2-core CPU: about 13 min with'
+	@echo '                 AVX-512 + BF16, 31 min with AVX2 only)'
 	@echo 'make test        set up, then run the whole test suite (what CI runs)'
 	@echo 'make summary     Table 1 of the paper, measured on the built network'
 	@echo 'make train-long  the longer recipe: 30 epochs at 64x64 into $(LONG_RUN)/, then its 10-crop accuracy'
