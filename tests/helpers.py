@@ -1,6 +1,6 @@
 """What several tests need: weights at a real scale, small data sets written to disk.
 
-Imported by tests as `from helpers import ...` (pytest puts tests/ on sys.path); conftest holds fixtures only."""
+Imported by tests as `from helpers import ...` (pytest puts tests/ on sys.path); conftest holds fixtures and pytest hooks only."""
 
 import functools
 import gzip
@@ -136,9 +136,12 @@ def copy_linking_weights(source: Path, destination: Path) -> Path:
     it (unlink, then write) rather than rewrite it in place; `tree_fingerprint` lets a fixture check that."""
     def link_or_copy(from_path, to_path):
         if os.path.getsize(from_path) >= 1 << 20:
-            os.link(from_path, to_path)
-        else:
-            shutil.copy2(from_path, to_path)
+            try:
+                os.link(from_path, to_path)
+                return
+            except OSError:  # a file system without hard links (or another device): copy after all
+                pass
+        shutil.copy2(from_path, to_path)
 
     shutil.copytree(source, destination, copy_function=link_or_copy)
     return destination
