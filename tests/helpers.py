@@ -34,28 +34,29 @@ def give_real_scale(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
+def uninitialised_googlenet(flavour: str, **options) -> nn.Module:
+    """googlenet(flavour, **options) with its weights left as torch.empty: for a network whose every weight
+    is set next (loaded or scaled), so that no initialisation is computed to be thrown away."""
+    import googlenet
+    from googlenet.models.trunk import default_init_skipped
+
+    with default_init_skipped():
+        return googlenet.googlenet(flavour, init_weights=False, **options)
+
+
 def real_scale_googlenet(flavour: str, *, seed: int = 0, **options) -> nn.Module:
     """`give_real_scale(googlenet(flavour, **options), seed)`: built and scaled once per process (~0.4 s),
     then every call builds the network uninitialised and loads those weights (~0.05 s; a deepcopy ~0.09 s),
     because dozens of tests need one."""
-    import googlenet
-    from googlenet.models.trunk import default_init_skipped
-
-    scaled = _real_scale_googlenet(flavour, seed, tuple(sorted(options.items())))
-    with default_init_skipped():
-        model = googlenet.googlenet(flavour, init_weights=False, **options)
-    model.load_state_dict(scaled.state_dict())
+    model = uninitialised_googlenet(flavour, **options)
+    model.load_state_dict(_real_scale_googlenet(flavour, seed, tuple(sorted(options.items()))).state_dict())
     return model
 
 
 @functools.lru_cache(maxsize=None)
 def _real_scale_googlenet(flavour: str, seed: int, options: tuple) -> nn.Module:
-    import googlenet
-    from googlenet.models.trunk import default_init_skipped
-
-    with default_init_skipped():  # give_real_scale sets every weight, bias and BatchNorm statistic
-        model = googlenet.googlenet(flavour, init_weights=False, **dict(options))
-    return give_real_scale(model, seed)
+    # give_real_scale sets every weight, bias and BatchNorm statistic
+    return give_real_scale(uninitialised_googlenet(flavour, **dict(options)), seed)
 
 
 # --- Small data sets on disk -----------------------------------------------------------------------

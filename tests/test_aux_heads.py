@@ -9,9 +9,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from helpers import give_real_scale, real_scale_googlenet
-from googlenet import AuxClassifier, googlenet
-from googlenet.models.trunk import default_init_skipped
+from helpers import give_real_scale, real_scale_googlenet, uninitialised_googlenet
+from googlenet import AuxClassifier
 
 
 def aux_inputs(model, side: int) -> dict[str, torch.Tensor]:
@@ -83,8 +82,7 @@ def test_the_torchvision_flavour_keeps_torchvisions_adaptive_pool(side):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         reference = give_real_scale(torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False))
-    with default_init_skipped():  # every weight is loaded next
-        ours = googlenet("torchvision", init_weights=False)
+    ours = uninitialised_googlenet("torchvision")
     ours.load_state_dict(reference.state_dict())
     reference.train(), ours.train()
     for module in (reference, ours):

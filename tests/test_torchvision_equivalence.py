@@ -8,9 +8,8 @@ import pytest
 import torch
 import torchvision
 
-from helpers import give_real_scale
+from helpers import give_real_scale, uninitialised_googlenet
 from googlenet import googlenet
-from googlenet.models.trunk import default_init_skipped
 
 TOLERANCE = 1e-5
 
@@ -29,8 +28,7 @@ def _torchvision_model(aux_logits: bool, transform_input: bool) -> torch.nn.Modu
 
 
 def ours_loaded_from(reference: torch.nn.Module, aux_logits: bool, transform_input: bool) -> torch.nn.Module:
-    with default_init_skipped():  # every weight is loaded next: an initialisation would be thrown away
-        ours = googlenet("torchvision", aux_logits=aux_logits, transform_input=transform_input, init_weights=False)
+    ours = uninitialised_googlenet("torchvision", aux_logits=aux_logits, transform_input=transform_input)
     ours.load_state_dict(reference.state_dict(), strict=True)
     return ours
 
