@@ -9,11 +9,17 @@ tiny stand-ins for every file the documents name:
     runs/fashion-mnist/        a run directory: config.json and model/ (bn, 1 channel, 10 classes, 32x32)
     fashion-mnist-idx/         a tiny Fashion-MNIST (the four IDX files), which that run records as its data
 
+A `print(...)` line may show what it prints in a trailing comment `# prints: TEXT` (`...` stands for
+any text, such as a figure that depends on the machine or the data): the block's printed lines must
+contain, in the order of those comments, one line matching each TEXT.
+
 A block that cannot run here opts out with a line `# not run by the tests: <reason>` (for example: it
 needs a GPU, a network connection or a package that is not a dependency). A document with an ONNX
 Runtime block is slow-marked: exporting to ONNX takes a minute on a 2-core CPU.
 """
 
+import contextlib
+import io
 import json
 import re
 import textwrap
@@ -29,6 +35,7 @@ from helpers import copy_linking_weights, give_real_scale, real_scale_googlenet,
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 OPT_OUT = re.compile(r"^\s*# not run by the tests: (?P<reason>.*\S.*)$", re.MULTILINE)
+SHOWN_OUTPUT = re.compile(r"#\s*prints:\s?(?P<text>.*?)\s*$", re.MULTILINE)
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                  "Ankle boot"]
 
@@ -104,16 +111,41 @@ def sandbox(sandbox_template, tmp_path, monkeypatch) -> Path:
     assert tree_fingerprint(sandbox_template) == before, "a block rewrote a file of the sandbox in place"
 
 
+def shown_output(code: str) -> list[str]:
+    """What a block's `# prints: TEXT` comments say it prints, in order."""
+    return [match["text"] for match in SHOWN_OUTPUT.finditer(code)]
+
+
+def output_pattern(text: str) -> re.Pattern:
+    """TEXT as shown in a document, `...` matching anything, as a pattern for one whole printed line."""
+    return re.compile(".*".join(re.escape(part.strip()) for part in text.split("...")).join(("\\s*", "\\s*")))
+
+
+def missing_output(shown: list[str], printed: str) -> str | None:
+    """The first shown TEXT that no printed line (after the previous one's) matches, or None."""
+    lines = iter(printed.splitlines())
+    for text in shown:
+        pattern = output_pattern(text)
+        if not any(pattern.fullmatch(line) for line in lines):
+            return text
+    return None
+
+
 def run_blocks(document: Path, blocks: list[tuple[int, str]], namespace: dict) -> None:
     for line, code in blocks:
         if OPT_OUT.search(code):
             continue
+        shown = document.relative_to(ROOT) if document.is_relative_to(ROOT) else document.name
+        printed = io.StringIO()
         try:
-            exec(compile(code, f"{document.name}:{line}", "exec"), namespace)
+            with contextlib.redirect_stdout(printed):
+                exec(compile(code, f"{document.name}:{line}", "exec"), namespace)
         except Exception as error:
-            shown = document.relative_to(ROOT) if document.is_relative_to(ROOT) else document.name
             raise AssertionError(f"{shown}, the python block at line {line}: "
                                  f"{type(error).__name__}: {error}") from error
+        missing = missing_output(shown_output(code), printed.getvalue())
+        assert missing is None, (f"{shown}, the python block at line {line}: it shows '# prints: {missing}', "
+                                 f"but printed:\n{printed.getvalue()}")
 
 
 # --- the tests ------------------------------------------------------------------------------------------
@@ -147,6 +179,27 @@ def test_the_block_reader_finds_blocks_and_opt_outs(tmp_path):
     document.write_text("```python\nraise ValueError('drifted')\n```\n")
     with pytest.raises(AssertionError, match=r"doc.md, the python block at line 2: ValueError: drifted"):
         run_blocks(document, python_blocks(document), {})
+
+
+def test_a_block_prints_what_its_comments_show_in_that_order(tmp_path):
+    document = tmp_path / "doc.md"
+    document.write_text("```python\nprint('a', 3 * 7)   # prints: a 21\nprint('took 3.2 s')  # prints: took ... s\n```\n")
+    run_blocks(document, python_blocks(document), {})
+    document.write_text("```python\nprint('a', 3 * 7)   # prints: a 22\n```\n")
+    with pytest.raises(AssertionError, match=r"line 2: it shows '# prints: a 22', but printed:\s+a 21"):
+        run_blocks(document, python_blocks(document), {})
+    document.write_text("```python\nprint('b'); print('a')   # prints: a\n# prints: b\n```\n")
+    with pytest.raises(AssertionError, match="it shows '# prints: b'"):  # in order
+        run_blocks(document, python_blocks(document), {})
+    assert missing_output(["[1, 2]"], "x [1, 2]\n") == "[1, 2]"  # a whole line, not a part of one
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_a_shown_output_belongs_to_a_print(document):
+    for line, code in python_blocks(document):
+        for text in code.splitlines():
+            if SHOWN_OUTPUT.search(text):
+                assert "print(" in text or text.strip().startswith("#"), f"{document.name}:{line}: {text}"
 
 
 def test_the_four_verbs_are_functions_at_the_top_level_and_every_name_resolves():
