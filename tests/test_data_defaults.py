@@ -2,11 +2,13 @@
 on folders written here."""
 
 import pytest
+import torch
 from torchvision.transforms import v2
 
 from googlenet.data import IMAGENET_MEAN, load_data
 from googlenet.data.defaults import BOUNDED_CROP_SCALE, choose_preprocessing
 from googlenet.data.preprocessing import IMAGENET_GRAY_MEAN
+from googlenet.data.transforms import eval_preset
 from googlenet.data.splits import LoadOptions
 from helpers import image_tree, save_image
 
@@ -15,8 +17,12 @@ def steps(splits):
     return splits.train.transform.transforms
 
 
+def has_step(splits, kind) -> bool:
+    return any(isinstance(step, kind) for step in steps(splits))
+
+
 def has_flips(splits) -> bool:
-    return any(isinstance(step, v2.RandomHorizontalFlip) for step in steps(splits))
+    return has_step(splits, v2.RandomHorizontalFlip)
 
 
 def test_small_grayscale_images_get_the_small_preset_one_channel_and_no_flips(tmp_path):
@@ -25,7 +31,7 @@ def test_small_grayscale_images_get_the_small_preset_one_channel_and_no_flips(tm
     assert splits.in_chans == 1 and splits.preprocessing.channel_order == "L"
     assert splits.preprocessing.mean == IMAGENET_GRAY_MEAN
     assert (splits.preprocessing.input_size, splits.preprocessing.resize_size) == (32, 32)  # seen whole
-    assert isinstance(steps(splits)[1], v2.RandomCrop) and not has_flips(splits)  # the small preset
+    assert has_step(splits, v2.RandomCrop) and not has_flips(splits)  # the small preset
     assert splits.decisions == [
         "all 10 training images are grayscale: 1 input channel",
         "images are 28 px on their shorter side: preset small (shifts of up to 4 px; random-area crops would cut "
@@ -113,9 +119,9 @@ def test_a_run_too_short_for_augmentation_trains_without_it(tmp_path):
         "pay back the slower fitting it causes; pass --train-preset small to augment)")
     assert not any(isinstance(step, v2.RandomCrop) for step in steps(short))
     long = load_data(tmp_path / "digits", val_fraction=0.2, batch_size=8, epochs=200)  # 1,600 steps
-    assert "preset small" in long.decisions[1] and isinstance(steps(long)[1], v2.RandomCrop)
+    assert "preset small" in long.decisions[1] and has_step(long, v2.RandomCrop)
     asked = load_data(tmp_path / "digits", val_fraction=0.2, batch_size=8, epochs=6, train_preset="small")
-    assert isinstance(steps(asked)[1], v2.RandomCrop)
+    assert has_step(asked, v2.RandomCrop)
 
 
 def test_a_short_run_on_large_images_trains_on_what_evaluation_sees(tmp_path):
@@ -127,3 +133,29 @@ def test_a_short_run_on_large_images_trains_on_what_evaluation_sees(tmp_path):
     image, _ = splits.train[0]
     evaluated, _ = splits.validation[0]
     assert image.shape == evaluated.shape == (3, 224, 224)
+
+
+def shifted(image, dy: int, dx: int, fill):
+    """`image` moved down by dy and right by dx, the uncovered border set to `fill` (RandomCrop's padding)."""
+    moved = fill.expand_as(image).clone()
+    side = image.shape[-1]
+    moved[:, max(0, dy):side + min(0, dy), max(0, dx):side + min(0, dx)] = \
+        image[:, max(0, -dy):side - max(0, dy), max(0, -dx):side - max(0, dx)]
+    return moved
+
+
+def test_the_small_preset_on_larger_images_shifts_what_evaluation_sees(tmp_path):
+    # 128 px images with the small preset: evaluation resizes them to 256/224 of the input side and keeps the
+    # centre, so every training view must be that picture moved by at most the 4 px padding, not the whole image.
+    image_tree(tmp_path / "photos", classes=("a", "b"), per_class=4, size=(128, 128))
+    splits = load_data(tmp_path / "photos", val_fraction=0.5, input_size=32, train_preset="small", hflip=False)
+    assert (splits.preprocessing.input_size, splits.preprocessing.resize_size) == (32, 37)
+    image = splits.validation_images[0][0]
+    evaluated = eval_preset(splits.preprocessing)(image)
+    black = torch.tensor([-mean / std for mean, std in zip(splits.preprocessing.mean, splits.preprocessing.std)])
+    black = black.view(3, 1, 1)
+    torch.manual_seed(0)
+    for _ in range(8):
+        trained = splits.train.transform(image)
+        assert any(torch.allclose(trained, shifted(evaluated, dy, dx, black), atol=1e-5)
+                   for dy in range(-4, 5) for dx in range(-4, 5))

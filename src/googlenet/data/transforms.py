@@ -105,9 +105,11 @@ def small_image_train_preset(
     *,
     hflip: bool = True,
     random_erase: float = 0.0,
+    resize_size: int | None = None,
 ) -> v2.Compose:
-    """Augmentation for 28x28 / 32x32 data sets: resize to `input_size`, pad with black by `padding` and
-    crop `input_size` back at a random place, random horizontal flip.
+    """Augmentation for 28x28 / 32x32 data sets: the image as evaluation frames it (shorter side resized to
+    `resize_size`, default `input_size`, and the centre `input_size` kept), padded with black by `padding`
+    and cropped back to `input_size` at a random place, random horizontal flip.
 
     Random-area crops throw away too much of an image this small; shifts of a few pixels are the standard
     recipe (zero padding, as for CIFAR; the MNIST family's background is black too).
@@ -115,7 +117,8 @@ def small_image_train_preset(
     from torchvision.transforms import v2
 
     return v2.Compose([
-        v2.Resize(input_size),
+        v2.Resize(resize_size or input_size),
+        v2.CenterCrop(input_size),
         v2.RandomCrop(input_size, padding=padding, fill=0, padding_mode="constant"),
         *([v2.RandomHorizontalFlip()] if hflip else []),
         *to_normalised_tensor(mean, std).transforms,
@@ -169,14 +172,15 @@ def train_preset_by_name(
     resize_size: int | None = None,
 ) -> v2.Compose:
     """The training preset called `name` (one of TRAIN_PRESETS); `crop_scale` is the paper preset's,
-    `resize_size` (evaluation's resize before the centre crop) the none preset's."""
+    `resize_size` (evaluation's resize before the centre crop) the small and none presets'."""
     if name == "paper":
         return paper_train_preset(
             input_size, mean, std, in_chans, hflip=hflip, random_erase=random_erase, crop_scale=crop_scale
         )
     if name == "small":
         _check_channels(in_chans, mean, std)
-        return small_image_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase)
+        return small_image_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase,
+                                        resize_size=resize_size)
     if name == "none":
         _check_channels(in_chans, mean, std)
         return unaugmented_train_preset(input_size, mean, std, hflip=hflip, random_erase=random_erase,
