@@ -45,8 +45,11 @@ class LearningRateSchedule:
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
         if self.kind == "paper":
+            # Decays counted from the anchor: a schedule continued inside the warm-up keeps the factor it
+            # had reached instead of jumping to the peak.
             epoch = self.anchor_epoch + (step - self.anchor_step) // self.steps_per_epoch
-            return PAPER_DECAY ** (epoch // PAPER_DECAY_EPOCHS)
+            decays = epoch // PAPER_DECAY_EPOCHS - self.anchor_epoch // PAPER_DECAY_EPOCHS
+            return self.anchor_factor * PAPER_DECAY ** decays
         progress = (step - self.anchor_step) / max(1, self.total_steps - self.anchor_step)
         return self.anchor_factor * 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, progress))))
 
