@@ -1,5 +1,5 @@
 """Checkpoints: written whole or not at all, every rank's random state kept, damaged files named with
-the next one to try, and the first release's version-1 format still read (no training here)."""
+the next one to try (no training here)."""
 
 import errno
 import random
@@ -7,7 +7,6 @@ import random
 import pytest
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from googlenet.atomic_files import AtomicWriteError
 from googlenet.distributed import DistributedContext
@@ -26,7 +25,7 @@ from googlenet.training.config import CHECKPOINT_FORMAT, TrainConfig
 from googlenet.training.ema import WeightAverage
 from googlenet.training.schedule import LearningRateSchedule
 from googlenet.training.state import EpochTotals, Position, RunState, Selection
-from googlenet.training.step import build_optimizer, parameter_groups
+from googlenet.training.step import build_optimizer
 
 ALONE = DistributedContext()
 
@@ -157,46 +156,11 @@ def test_a_damaged_checkpoint_is_named_with_the_next_older_one(tmp_path):
         read_checkpoint(tmp_path / "other.pt")
 
 
-def version_1_checkpoint(state: RunState) -> dict:
-    """What the first release's Trainer._payload wrote (AveragedModel, LambdaLR, epoch_sums by index)."""
-    model = state.model
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
-    optimizer = torch.optim.SGD(parameter_groups(model, 5e-4), lr=0.1, momentum=0.9)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    for _ in range(6):
-        optimizer.zero_grad()
-        model(torch.randn(5, 1, 6, 6)).sum().backward()
-        optimizer.step()
-        scheduler.step()
-        ema.update_parameters(model)
-    torch.manual_seed(7)
-    return {
-        "format": CHECKPOINT_FORMAT, "version": 1, "model_config": {}, "class_names": [], "preprocessing": None,
-        "train_config": {**TrainConfig(epochs=3).to_dict(), "flavour": "bn"},
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-        "ema": ema.state_dict(), "epoch": 1, "step_in_epoch": 2, "global_step": 6, "best_top1": 33.333,
-        "best_weights": "ema", "history": [{"epoch": 1, "val_top1": 30.0, "ema_val_top1": 33.333}],
-        "epoch_sums": torch.tensor([7.5, 3.0, 10.0, 0.25], dtype=torch.float64),
-        "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}, "world_size": 1,
-    }
-
-
-def test_a_version_1_checkpoint_resumes(tmp_path):
-    old = version_1_checkpoint(small_state())
-    expected = torch.rand(2)
-    torch.save(old, tmp_path / "checkpoint_last.pt")
-    state = small_state(seed=3)
-    restore(state, read_checkpoint(tmp_path / "checkpoint_last.pt"), ALONE, steps_per_epoch=4)
-    assert torch.equal(torch.rand(2), expected)
-    assert state.position == Position(epoch=1, step_in_epoch=2, global_step=6)
-    assert state.totals.to_dict() == {"loss_sum": 7.5, "correct": 3, "images": 10, "data_seconds": 0.25,
-                                      "skipped_images": 0}
-    assert state.selection == Selection(epoch=1, weights="ema", validation_top1=33.333)
-    assert state.ema.updates == 6 and not state.ema.warmup  # version 1 averaged without a warm-up
-    for name, tensor in old["model"].items():
-        assert torch.equal(state.model.state_dict()[name], tensor)
-    assert state.schedule == LearningRateSchedule.for_run("cosine", 4, 3, 0.5)
-    assert [group["initial_lr"] for group in state.optimizer.param_groups] == [0.1, 0.1]
+def test_a_checkpoint_of_a_development_version_is_refused_with_what_to_do(tmp_path):
+    torch.save({"format": CHECKPOINT_FORMAT, "version": 1, "model": {}}, tmp_path / "checkpoint_last.pt")
+    with pytest.raises(CheckpointError, match=r"development version before googlenet 0.1.0 \(checkpoint version 1\); "
+                                              r"start a new run, with --init .* to begin from its weights"):
+        read_checkpoint(tmp_path / "checkpoint_last.pt")
 
 
 def test_epoch_totals_keep_their_names_through_a_checkpoint():

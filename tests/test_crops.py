@@ -4,8 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from googlenet.evaluation.tta import MultiCropDataset, crop_specs_144, crops_144, ten_crops
-from googlenet.data.transforms import Preprocessing
+from googlenet.evaluation.tta import crop_function, crop_specs_144, crops_144, ten_crops
+from googlenet.data.preprocessing import Preprocessing
 
 
 def test_144_crops_for_a_landscape_image():
@@ -57,4 +57,4 @@ def test_ten_crops():
 
 def test_unknown_mode():
     with pytest.raises(ValueError, match="center, 10crop, 144crop"):
-        MultiCropDataset([], Preprocessing(), "5crop")
+        crop_function("5crop", Preprocessing())

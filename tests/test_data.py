@@ -93,21 +93,6 @@ def test_val_fraction_0_trains_on_every_training_image(tmp_path):
         load_data("fashion-mnist", data_dir=tmp_path / "fm", val_fraction=1.0)
 
 
-def test_the_old_val_names_still_read_what_they_read_before(tmp_path):
-    # the first release's val was the official test split of a built-in set, and a folder's val/ split
-    write_idx_set(tmp_path / "fm", train=20)
-    splits = load_data("fashion-mnist", data_dir=tmp_path / "fm")
-    with pytest.warns(DeprecationWarning, match="DataSplits.val is now DataSplits.test or DataSplits.validation"):
-        assert splits.val is splits.test
-    with pytest.warns(DeprecationWarning):
-        assert splits.val_images is splits.test_images
-    image_tree(tmp_path / "set" / "train", per_class=2)
-    image_tree(tmp_path / "set" / "val", per_class=1)
-    folder = load_data(tmp_path / "set")
-    with pytest.warns(DeprecationWarning):
-        assert folder.val is folder.validation and folder.val_images is folder.validation_images
-
-
 def test_a_training_split_smaller_than_a_few_batches_is_refused(tmp_path):
     write_idx_set(tmp_path / "fm", train=40)
     load_data("fashion-mnist", data_dir=tmp_path / "fm", val_fraction=0, batch_size=10)  # 4 batches: enough

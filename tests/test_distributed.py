@@ -16,7 +16,8 @@ from googlenet.training.trainer import Trainer
 SCRIPT = '''
 import sys
 import googlenet.training.loop as loop
-from googlenet.training.trainer import TrainConfig, Trainer
+from googlenet.training.config import TrainConfig
+from googlenet.training.trainer import Trainer
 
 run, stop_at, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "resume"
 config = TrainConfig(**{OPTIONS}, output_dir=run)

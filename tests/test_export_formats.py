@@ -10,9 +10,9 @@ import torch
 from helpers import real_scale_googlenet
 from googlenet import googlenet
 from googlenet.cli import main
-from googlenet.weights.export import EXPORT_FORMATS, export_model, sidecar_path
+from googlenet.weights.export import EXPORT_FORMATS, export, sidecar_path
 from googlenet.weights.model_dir import from_pretrained, save_pretrained
-from googlenet.data.transforms import Preprocessing
+from googlenet.data.preprocessing import Preprocessing
 
 SIZE = 64
 TOLERANCE = 1e-4
@@ -42,7 +42,7 @@ def assert_matches_pytorch(run, reference: torch.nn.Module) -> None:
 @pytest.mark.parametrize("flavour, options", [("bn", {}), ("torchvision", {"transform_input": True})])
 def test_onnx_export_agrees_with_pytorch_in_onnxruntime(tmp_path, flavour, options):
     directory = model_dir(tmp_path, flavour, **options)
-    path = export_model(directory, format="onnx")
+    path = export(directory, format="onnx")
     assert path == directory / "model.onnx"
     reference = from_pretrained(directory)
 
@@ -68,7 +68,7 @@ def test_onnx_export_agrees_with_pytorch_in_onnxruntime(tmp_path, flavour, optio
 def test_exported_program_agrees_with_pytorch(tmp_path):
     model = real_scale_googlenet("paper", num_classes=10)
     model.preprocessing = Preprocessing(input_size=SIZE)
-    path = export_model(model, tmp_path / "out" / "googlenet.pt2", "exported-program")
+    path = export(model, tmp_path / "out" / "googlenet.pt2", "exported-program")
     assert model.aux1 is not None and model.training  # the caller's model is left as it was
 
     program = torch.export.load(path)
@@ -92,7 +92,7 @@ def test_torchscript_export_from_the_command_line(tmp_path, capsys):
 def test_an_unknown_format_is_a_clear_error_listing_the_formats(tmp_path, capsys):
     directory = model_dir(tmp_path, "bn")
     with pytest.raises(ValueError, match="unknown export format 'tflite'; choose one of: onnx, exported-program, torchscript"):
-        export_model(directory, tmp_path / "model.tflite", "tflite")
+        export(directory, tmp_path / "model.tflite", "tflite")
     try:  # argparse refuses it (its choices are EXPORT_FORMATS), exiting with 2
         code = main(["export", str(directory), "--format", "tflite"])
     except SystemExit as exit:
@@ -112,7 +112,7 @@ def test_exporting_a_missing_model_directory_names_it(tmp_path, capsys):
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_an_export_without_recorded_preprocessing_uses_224(tmp_path):
     model = googlenet("torchvision", num_classes=10, aux_logits=False)
-    path = export_model(model, tmp_path / "model.pt", "torchscript")
+    path = export(model, tmp_path / "model.pt", "torchscript")
     description = json.loads(sidecar_path(path).read_text())
     assert description["input"]["shape"] == ["batch", 3, 224, 224] and description["preprocessing"] is None
     output = torch.jit.load(path)(torch.zeros(1, 3, 224, 224))
@@ -126,7 +126,6 @@ def test_export_and_the_fast_path_share_one_onnx_exporter():
     import googlenet.weights.export as export_module
     from googlenet.inference import optimize
 
-    assert export_model is export_module.export
     assert optimize.onnx_bytes is export_module.onnx_bytes
     assert optimize.exported_program is export_module.exported_program
 
@@ -151,7 +150,7 @@ def test_a_run_directory_exports_its_model(tmp_path):
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_a_failed_export_leaves_the_previous_one_whole(tmp_path, monkeypatch):
     directory = model_dir(tmp_path, "bn")
-    path = export_model(directory, format="torchscript")
+    path = export(directory, format="torchscript")
     before = path.read_bytes(), sidecar_path(path).read_bytes()
 
     def write_half_then_fail(module, target):
@@ -161,7 +160,7 @@ def test_a_failed_export_leaves_the_previous_one_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.jit, "save", write_half_then_fail)
     with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
-        export_model(directory, format="torchscript")
+        export(directory, format="torchscript")
     assert (path.read_bytes(), sidecar_path(path).read_bytes()) == before
     assert sorted(p.name for p in directory.iterdir()) == sorted(
         ["config.json", "model.safetensors", path.name, sidecar_path(path).name])  # no temporary left behind

@@ -15,14 +15,9 @@ import torchvision
 from helpers import copy_linking_weights, give_real_scale, real_scale_googlenet, tree_fingerprint
 from googlenet import googlenet
 from googlenet.cli import main
-from googlenet.weights.model_dir import (
-    from_pretrained,
-    import_torchvision,
-    load_checkpoint_file,
-    load_state_dict_checked,
-    save_pretrained,
-)
-from googlenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked
+from googlenet.weights.model_dir import from_pretrained, import_torchvision, save_pretrained
+from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 IMAGENET_CATEGORIES = torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"]
 

@@ -22,9 +22,8 @@ LAYERS = {
     "serving": 7,
     "cli": 8,
 }
-# Modules outside the layering: the package's front door, `python -m googlenet`, and the old module
-# paths kept for one release as deprecated aliases.
-FACADES = {"__init__", "__main__", "hub", "fast", "presets", "architecture", "model", "crops", "run_logging", "summary"}
+# Modules outside the layering: the package's front door and `python -m googlenet`.
+FACADES = {"__init__", "__main__"}
 # The upward imports we accept, each for a reason (function-level imports only).
 ALLOWED_UPWARD = {
     # Hugging Face's spelling: GoogLeNet.from_pretrained / save_pretrained on the model class, which

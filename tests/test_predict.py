@@ -58,16 +58,13 @@ def test_a_directory_with_unreadable_files_predicts_the_others_and_names_the_ski
     assert document["model"] == str(run / "model") and document["predictions"][4]["error"] == "not an image"
 
 
-def test_images_given_as_objects_or_bytes_and_the_old_tuple_form(tmp_path):
+def test_images_given_as_objects_or_bytes(tmp_path):
     model = write_model_dir(tmp_path / "model", CLASSES)
     path = save_image(tmp_path / "a.png", size=(32, 32))
     report = predict(model, [Image.open(path), path.read_bytes(), b"garbage"], top_k=1)
     assert [entry.path for entry in report.predictions] == ["<image 0>", "<image 1>", "<image 2>"]
     assert report.predictions[0].top_k == report.predictions[1].top_k and report.predictions[2].error == "not an image"
     assert report.model is None and report.epoch is None  # a model object given without its source
-    with pytest.warns(DeprecationWarning, match="PredictionReport"):
-        done, errors = predict(model, [path, tmp_path / "gone.png"])
-    assert [entry.path for entry in done] == [str(path)] and errors == [f"{tmp_path / 'gone.png'}: does not exist"]
     with pytest.raises(ValueError, match="top_k must be at least 1"):
         predict(model, [path], top_k=0)
 

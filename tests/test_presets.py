@@ -6,14 +6,13 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
+from googlenet.data.images import to_model_channels
+from googlenet.data.preprocessing import TRAIN_PRESETS, Preprocessing
 from googlenet.data.transforms import (
     PAPER_INTERPOLATIONS,
-    TRAIN_PRESETS,
-    Preprocessing,
     eval_preset,
     paper_train_preset,
     small_image_train_preset,
-    to_model_channels,
     train_preset_by_name,
 )
 

@@ -7,8 +7,10 @@ import torch
 
 from helpers import real_scale_googlenet
 from googlenet import googlenet
-from googlenet.data.datasets import DataSplits, InMemoryImageDataset
-from googlenet.data.transforms import Preprocessing, eval_preset
+from googlenet.data.in_memory import InMemoryImageDataset
+from googlenet.data.splits import DataSplits
+from googlenet.data.preprocessing import Preprocessing
+from googlenet.data.transforms import eval_preset
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnxscript") is None,

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from googlenet.training.trainer import LAST_CHECKPOINT, TrainConfig, Trainer, TrainingDiverged, train
+from googlenet.training.config import LAST_CHECKPOINT, TrainConfig
+from googlenet.training.loop import TrainingDiverged
+from googlenet.training.trainer import Trainer, train
 
 TINY = dict(train_subset=64, val_subset=48, test_subset=32, batch_size=16, epochs=2, workers=0, amp="off", progress=False,
             tensorboard=True, seed=3)

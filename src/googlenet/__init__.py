@@ -39,7 +39,6 @@ _LAZY: dict[str, str] = {
     "predict": "googlenet.evaluation.predict",
     "PredictionReport": "googlenet.evaluation.predict",
     "export": "googlenet.weights.export",
-    "export_model": "googlenet.weights.export",
     "EXPORT_FORMATS": "googlenet.weights.export",
     "Preprocessing": "googlenet.data.preprocessing",
     "from_pretrained": "googlenet.weights.model_dir",

@@ -96,7 +96,9 @@ def _value_parser(kind: type, optional: bool, choices: Any = None) -> Callable[[
 
 def run(args: argparse.Namespace) -> int:
     from googlenet.training.config import TrainConfig
-    from googlenet.training.trainer import TrainingDiverged, resume_config, train
+    from googlenet.training.loop import TrainingDiverged
+    from googlenet.training.resume import resume_config
+    from googlenet.training.trainer import train
 
     given = {key: value for key, value in vars(args).items() if key not in ("command", "run", "resume")}
     config = resume_config(args.resume, given) if args.resume else TrainConfig(**given)

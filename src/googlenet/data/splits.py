@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,22 +46,6 @@ class DataSplits:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
-
-    # The first release's names, for its callers: the split it held out and reported, which was the official
-    # test split of a built-in set and the val/ (or carved) split of a folder. Choose weights on `validation`.
-    @property
-    def val(self) -> Dataset | None:
-        """Deprecated: `test` where there is one, else `validation` (what `val` held before)."""
-        warnings.warn("DataSplits.val is now DataSplits.test or DataSplits.validation (the split that chooses "
-                      "weights)", DeprecationWarning, stacklevel=2)
-        return self.test if self.test is not None else self.validation
-
-    @property
-    def val_images(self) -> Dataset | None:
-        """Deprecated: `test_images` where there is a test split, else `validation_images`."""
-        warnings.warn("DataSplits.val_images is now DataSplits.test_images or DataSplits.validation_images",
-                      DeprecationWarning, stacklevel=2)
-        return self.test_images if self.test is not None else self.validation_images
 
     def split(self, name: str) -> tuple[Dataset, Dataset]:
         """(transformed, untransformed images) of the split called `name`: "validation" or "test"."""

@@ -11,27 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, TRAIN_PRESETS, Preprocessing
+from googlenet.data.preprocessing import TRAIN_PRESETS, Preprocessing
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
 
 __all__ = [
-    "IMAGENET_MEAN", "IMAGENET_STD", "PAPER_CROP_RATIO", "PAPER_CROP_SCALE", "PAPER_INTERPOLATIONS", "PAPER_JITTER",
-    "TRAIN_PRESETS", "Preprocessing", "eval_preset", "paper_train_preset", "random_erasing",
-    "small_image_train_preset", "to_model_channels", "to_normalised_tensor", "train_preset_by_name",
-    "unaugmented_train_preset",
+    "PAPER_CROP_RATIO", "PAPER_CROP_SCALE", "PAPER_INTERPOLATIONS", "PAPER_JITTER", "eval_preset",
+    "paper_train_preset", "random_erasing", "small_image_train_preset", "to_normalised_tensor",
+    "train_preset_by_name", "unaugmented_train_preset",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # The channel conversion lives with the image loading (googlenet.data.images, which imports PIL);
-    # still importable from here, where it used to be.
-    if name == "to_model_channels":
-        from googlenet.data.images import to_model_channels
-
-        return to_model_channels
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- Named presets -------------------------------------------------------------------------------

@@ -8,19 +8,16 @@
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from googlenet.evaluation.model_source import ModelSource, load_model, resolve_model
+from googlenet.evaluation.model_source import ModelSource, resolve_model
 
-__all__ = ["IMAGE_SUFFIXES", "Prediction", "PredictionReport", "collect_images", "load_model", "predict"]
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+__all__ = ["Prediction", "PredictionReport", "predict"]
 
 
 @dataclass
@@ -51,29 +48,6 @@ class PredictionReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def __iter__(self) -> Iterator[Any]:
-        # The first release returned (predictions, errors); kept for its callers for one release.
-        warnings.warn("predict() returns a PredictionReport; read .predictions (errors are in entry.error)",
-                      DeprecationWarning, stacklevel=2)
-        done = [entry for entry in self.predictions if entry.error is None]
-        return iter((done, [f"{entry.path}: {entry.error}" for entry in self.failed]))
-
-
-def collect_images(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Files as given, and the image files inside any directory given (sorted, not recursive)."""
-    files: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-            if not found:
-                raise ValueError(f"{item} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-            files.extend(found)
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise FileNotFoundError(f"{item} does not exist")
-    return files
 
 
 def expand_inputs(inputs: Any) -> list[tuple[str, Any]]:

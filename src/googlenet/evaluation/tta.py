@@ -17,7 +17,6 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from googlenet.data.images import UnreadableImage
 from googlenet.data.preprocessing import Preprocessing
 
 PAPER_SCALES = (256, 288, 320, 352)  # shorter side, for a 224 input
@@ -118,21 +117,3 @@ def _pil_filter(interpolation: str) -> Image.Resampling:
         "bilinear": Image.Resampling.BILINEAR,
         "bicubic": Image.Resampling.BICUBIC,
     }[interpolation]
-
-
-class MultiCropDataset(torch.utils.data.Dataset):
-    """Wraps a dataset of (PIL image in the model's channel mode, label) into (crops [K, C, S, S], label) for one
-    TTA mode."""
-
-    def __init__(self, images: torch.utils.data.Dataset, preprocessing: Preprocessing, mode: str) -> None:
-        self.images = images
-        self.make_crops = crop_function(mode, preprocessing)
-
-    def __len__(self) -> int:
-        return len(self.images)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor | UnreadableImage, int]:
-        image, label = self.images[index]
-        if isinstance(image, UnreadableImage):  # left out of the batch by collate_skipping_unreadable
-            return image, label
-        return self.make_crops(image), label

@@ -42,10 +42,3 @@ def run(args: argparse.Namespace) -> int:
         shares = ", ".join(f"{branch.label} {branch.share:.0%}" for branch in module.branches)
         print(f"  {module.name}: {shares}")
     return 0
-
-
-def add_explain_command(commands: argparse._SubParsersAction) -> None:
-    """Register `googlenet explain` on an argparse subparsers object (INTERFACES.md 8)."""
-    parser = commands.add_parser("explain", help=HELP, description=DESCRIPTION)
-    configure(parser)
-    parser.set_defaults(run=run)

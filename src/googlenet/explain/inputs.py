@@ -29,7 +29,7 @@ def as_model(model: GoogLeNet | str | os.PathLike) -> GoogLeNet:
     if isinstance(model, GoogLeNet):
         return model
     if isinstance(model, (str, os.PathLike)):
-        from googlenet.evaluation.predict import load_model
+        from googlenet.evaluation.model_source import load_model
 
         return load_model(Path(model))
     raise TypeError(f"expected a googlenet.GoogLeNet or a model directory, got {type(model).__name__}")

@@ -26,7 +26,7 @@ from googlenet.inference.benchmark_report import (
     TORCHVISION_EAGER,
     TORCHVISION_ONNXRUNTIME,
 )
-from googlenet.inference.optimize import backend_problem, onnx_bytes, optimize, time_calls
+from googlenet.inference.optimize import backend_problem, optimize, time_calls
 from googlenet.models.network import GoogLeNet, googlenet
 
 BF16_PATH = "bf16"

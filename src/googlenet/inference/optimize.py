@@ -39,8 +39,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from googlenet.models.layers import ConvBlock, InceptionModule
 from googlenet.models.network import GoogLeNet
-# The one export path, shared with `googlenet export` (re-exported here for benchmark and quantize).
-from googlenet.weights.export import exported_program, onnx_bytes  # noqa: F401
+# The one export path, shared with `googlenet export`.
+from googlenet.weights.export import exported_program, onnx_bytes
 
 # "eager": the rebuilt network in PyTorch; "compile": the same under torch.compile (needs a C++ compiler on
 # CPUs); "onnxruntime" and "openvino": exported to ONNX Runtime or OpenVINO (CPU only, optional packages).

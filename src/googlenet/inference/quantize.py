@@ -45,11 +45,11 @@ from googlenet.inference.optimize import (
     backend_problem,
     fastest,
     inference_network,
-    onnx_bytes,
     openvino_model,
 )
 from googlenet.machine import describe_machine
 from googlenet.models.network import GoogLeNet
+from googlenet.weights.export import onnx_bytes
 
 INT8_BACKEND = "onnxruntime-int8"
 OPENVINO_INT8_BACKEND = "openvino-int8"
@@ -234,7 +234,7 @@ def calibration_images(data: Any, count: int = CALIBRATION_IMAGES, seed: int = 0
     measured on the images the ranges were fitted to. They go through the evaluation preprocessing, not the
     training augmentation: the ranges are those of the images the quantized model will be given.
     """
-    from googlenet.data.datasets import InMemoryImageDataset
+    from googlenet.data.in_memory import InMemoryImageDataset
     from googlenet.data.transforms import eval_preset
 
     if count < 1:

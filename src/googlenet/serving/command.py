@@ -68,10 +68,3 @@ def run(args: argparse.Namespace) -> int:
           "GET /health says when it is ready", file=sys.stderr, flush=True)
     server.run()
     return 0
-
-
-def add_serve_command(commands: argparse._SubParsersAction) -> None:
-    """Register `googlenet serve` on an argparse subparsers object (INTERFACES.md 8)."""
-    parser = commands.add_parser("serve", help=HELP, description=DESCRIPTION)
-    configure(parser)
-    parser.set_defaults(run=run)

@@ -8,7 +8,7 @@ average and the run's outputs (metrics files, plots, the model directory).
     loop.py       one epoch of steps, one evaluation: free functions over a Session and a RunState
     state.py      RunState: model, optimizer, schedule, EMA, position, running sums, selection
     selection.py  which weights are kept: chosen on the validation split, the test split only reported
-    checkpoint.py the state to a file and back, every rank's random state included; version 1 still read
+    checkpoint.py the state to a file and back, every rank's random state included
     schedule.py   warm-up and cosine (or the paper's steps), continued without rising on resume
     ema.py        the weight average with its warm-up
     resume.py     what --resume accepts and refuses

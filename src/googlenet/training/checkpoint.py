@@ -2,8 +2,7 @@
 
 Version 2 (this one) keeps every rank's random-number state (Python, torch, CUDA) and gives each rank its
 own back, the schedule as data, the epoch's running sums and the selection as named entries. Version 1
-(written before the trainer was split: one RNG state, LambdaLR, `epoch_sums` as a tensor read by index)
-still loads and resumes.
+was written by development versions before 0.1.0 only, and is refused.
 
 Writing `checkpoint_last.pt` keeps the one before it as `checkpoint_previous.pt`, so a damaged latest
 file always has an older one to fall back on; both are written whole or not at all.
@@ -117,7 +116,7 @@ def checkpoint_path(resume: str | os.PathLike) -> Path:
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """The checkpoint at `path`; a missing, damaged or foreign file is a CheckpointError naming it and
     the next-older checkpoint of the run to try."""
-    from googlenet.weights.model_dir import load_checkpoint_file
+    from googlenet.weights.loading import load_checkpoint_file
 
     if not path.exists():
         if not path.parent.is_dir():
@@ -132,6 +131,10 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     if checkpoint.get("version", 1) > CHECKPOINT_VERSION:
         raise CheckpointError(f"cannot resume: {path} was written by a newer googlenet (checkpoint version "
                               f"{checkpoint['version']}); upgrade googlenet")
+    if checkpoint.get("version", 1) < CHECKPOINT_VERSION:
+        raise CheckpointError(f"cannot resume: {path} was written by a development version before googlenet 0.1.0 "
+                              f"(checkpoint version {checkpoint.get('version', 1)}); start a new run, with --init "
+                              f"{path.parent} to begin from its weights")
     return checkpoint
 
 
@@ -160,8 +163,6 @@ def check_fits(checkpoint: dict[str, Any], model: Any, path: Path) -> None:
 def restore(state: RunState, checkpoint: dict[str, Any], context: DistributedContext, steps_per_epoch: int) -> bool:
     """Load `checkpoint` into `state` and give this rank its own random-number state back (when the
     number of processes is the one the checkpoint was written with). True if it did."""
-    if checkpoint.get("version", 1) == 1:
-        checkpoint = upgrade_version_1(checkpoint, steps_per_epoch)
     state.model.load_state_dict(checkpoint["model"])
     state.optimizer.load_state_dict(checkpoint["optimizer"])
     state.schedule = LearningRateSchedule.from_dict(checkpoint["schedule"])
@@ -177,33 +178,3 @@ def restore(state: RunState, checkpoint: dict[str, Any], context: DistributedCon
     state.totals = EpochTotals.from_dict(totals_by_rank[context.rank], state.totals.loss_sum.device)
     restore_rng(rng_by_rank[context.rank])
     return True
-
-
-def upgrade_version_1(checkpoint: dict[str, Any], steps_per_epoch: int) -> dict[str, Any]:
-    """A version-1 checkpoint in version 2's terms. Its LambdaLR followed LearningRateSchedule's formula
-    for the config it was started with, its EMA had no warm-up, and its one RNG state was rank 0's."""
-    started = checkpoint["train_config"]
-    schedule = LearningRateSchedule.for_run(started.get("schedule", "cosine"), steps_per_epoch, started["epochs"],
-                                            started.get("warmup_epochs", 0.5))
-    loss_sum, correct, images, data_seconds = checkpoint["epoch_sums"].tolist()
-    history = checkpoint["history"]
-    best = checkpoint.get("best_top1")
-    # Version 1 chose weights on the split it called "val": the test split for built-in data sets
-    # (which a resumed run no longer selects on; see trainer.py), a validation folder for image folders.
-    selected_epoch = next((row["epoch"] for row in history
-                           if best in (row.get("val_top1"), row.get("ema_val_top1"))), None)
-    upgraded = {key: checkpoint[key] for key in ("model", "optimizer", "ema", "history", "train_config")}
-    upgraded.update(
-        schedule=schedule.to_dict(),
-        ema_warmup=False,
-        position={"epoch": checkpoint["epoch"], "step_in_epoch": checkpoint["step_in_epoch"],
-                  "global_step": checkpoint["global_step"]},
-        totals_by_rank=[{"loss_sum": loss_sum, "correct": correct, "images": int(images),
-                         "data_seconds": data_seconds}] + [None] * (checkpoint.get("world_size", 1) - 1),
-        selection={"epoch": selected_epoch, "weights": checkpoint.get("best_weights", "raw"),
-                   "validation_top1": round(best, 3) if best is not None and best >= 0 else None},
-        rng_by_rank=[checkpoint["rng"]] + [None] * (checkpoint.get("world_size", 1) - 1),
-    )
-    for group in upgraded["optimizer"]["param_groups"]:
-        group.setdefault("initial_lr", group["lr"])
-    return upgraded

@@ -177,17 +177,6 @@ class TrainResult:
     def model_dir(self) -> Path:
         return self.run_dir / MODEL_DIR
 
-    @property
-    def best_weights(self) -> str:
-        """Kept for callers of the first release: the selected weights ("raw" or "ema")."""
-        return self.selected_weights
-
-    @property
-    def best_top1(self) -> float | None:
-        """Kept for callers of the first release: the selected weights' validation top-1 (None without a
-        validation split)."""
-        return self.validation["top1"] if self.validation else None
-
     def summary(self) -> str:
         """The final message: which weights were kept and why, and each figure with its split."""
         if self.status != "finished":

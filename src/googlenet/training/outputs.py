@@ -29,9 +29,9 @@ from googlenet.training.config import CHECKPOINT_VERSION, CONFIG_FILE, MODEL_DIR
 CURVES_PLOT = "curves.png"
 CONFUSION_PLOT = "confusion_matrix.png"
 EVALUATION_FILE = "evaluation.json"
-# (key prefix in a metrics row, label in the plot); version-1 rows called the selection split "val".
+# (key prefix in a metrics row, label in the plot)
 CURVES = (("train", "train"), ("validation", "validation"), ("ema_validation", "validation, EMA"),
-          ("test", "test (for information)"), ("val", "validation"), ("ema_val", "validation, EMA"))
+          ("test", "test (for information)"))
 
 
 class RunOutputs:

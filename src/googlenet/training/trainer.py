@@ -30,19 +30,10 @@ from googlenet.training.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from googlenet.training.config import (  # noqa: F401 - the names other modules import from here
-    AMP_MODES,
-    BEST_CHECKPOINT,
-    CHECKPOINT_FORMAT,
-    LAST_CHECKPOINT,
-    MODEL_DIR,
-    SCHEDULES,
-    TrainConfig,
-    TrainResult,
-)
-from googlenet.training.loop import StopRequests, TrainingDiverged, train_one_epoch
+from googlenet.training.config import LAST_CHECKPOINT, MODEL_DIR, TrainConfig, TrainResult
+from googlenet.training.loop import StopRequests, train_one_epoch
 from googlenet.training.outputs import RunOutputs
-from googlenet.training.resume import continue_from, resolve_for_resume, resume_config
+from googlenet.training.resume import continue_from, resolve_for_resume
 from googlenet.training.selection import (
     epoch_summary,
     evaluate_epoch,
@@ -53,10 +44,8 @@ from googlenet.training.selection import (
     weights_of,
 )
 from googlenet.training.setup import build_session, check_output_dir, describe_start
-from googlenet.training.step import _sgd, autocast_dtype_for, parameter_groups  # noqa: F401 - benchmark's names
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingDiverged", "resume_config", "train",
-           "autocast_dtype_for", "parameter_groups", "LAST_CHECKPOINT"]
+__all__ = ["Trainer", "train"]
 
 
 class Trainer:

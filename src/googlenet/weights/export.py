@@ -75,9 +75,6 @@ def export(model_or_dir: GoogLeNet | str | Path, output: str | Path | None = Non
     return output
 
 
-export_model = export  # the name before `export`; kept for callers that use it
-
-
 def _model_and_output(
     model_or_dir: GoogLeNet | str | Path, output: str | Path | None, format: str
 ) -> tuple[GoogLeNet, Path]:

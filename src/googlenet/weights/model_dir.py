@@ -8,8 +8,7 @@ works fully offline as a plain local folder:
                          "model": GoogLeNetConfig fields, "class_names": [...] | null,
                          "preprocessing": Preprocessing fields | null}
 
-Checkpoint files are read through `googlenet.weights.loading` (weights-only; its names are
-re-exported here, where they lived before).
+Checkpoint files are read through `googlenet.weights.loading` (weights-only).
 """
 
 from __future__ import annotations
@@ -27,11 +26,7 @@ from googlenet.models.table import FLAVOURS
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig
 from googlenet.models.trunk import default_init_skipped
 from googlenet.data.preprocessing import Preprocessing
-from googlenet.weights.loading import (  # noqa: F401 - re-exported: their documented home until now
-    load_checkpoint_file,
-    load_state_dict_checked,
-    state_dict_from_checkpoint,
-)
+from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked, state_dict_from_checkpoint
 from googlenet.weights.metadata import ModelMetadata, attach_metadata, metadata_of
 
 CONFIG_NAME = "config.json"
