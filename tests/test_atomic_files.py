@@ -24,10 +24,10 @@ def test_an_os_error_names_the_path(tmp_path, monkeypatch):
     target = tmp_path / "checkpoint.pt"
     write_text(target, "old")
 
-    def disk_full(self, data):
+    def disk_full(descriptor, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(atomic_files.Path, "write_bytes", disk_full)
+    monkeypatch.setattr(atomic_files.os, "write", disk_full)
     with pytest.raises(AtomicWriteError, match=r"cannot write .*checkpoint.pt: No space left on device"):
         write_text(target, "new")
     monkeypatch.undo()

@@ -2,6 +2,7 @@
 the next one to try (no training here)."""
 
 import errno
+import io
 import random
 
 import pytest
@@ -108,10 +109,10 @@ def test_keeping_the_previous_checkpoint_and_a_failed_write_leaves_both_intact(t
     assert read_checkpoint(tmp_path / "checkpoint_best.pt")["position"]["global_step"] == 2
     real_save = torch.save
 
-    def dies_half_way(obj, path, *args, **kwargs):
-        real_save(obj, path)
-        with open(path, "r+b") as file:
-            file.truncate(file.seek(0, 2) // 2)
+    def dies_half_way(obj, file, *args, **kwargs):
+        whole = io.BytesIO()
+        real_save(obj, whole)
+        file.write(whole.getvalue()[: len(whole.getvalue()) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
     advance(state, 1)

@@ -5,7 +5,8 @@ own back, the schedule as data, the epoch's running sums and the selection as na
 was written by development versions before 0.1.0 only, and is refused.
 
 Writing `checkpoint_last.pt` keeps the one before it as `checkpoint_previous.pt`, so a damaged latest
-file always has an older one to fall back on; both are written whole or not at all.
+file always has an older one to fall back on; both are written whole or not at all, and a failed write
+never leaves the run without `checkpoint_last.pt`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from googlenet.atomic_files import AtomicWriteError, atomic_path, torch_save
+from googlenet.atomic_files import torch_save
 from googlenet.distributed import DistributedContext
 from googlenet.training.config import (
     BEST_CHECKPOINT,
@@ -89,22 +90,14 @@ def build_payload(state: RunState, config: TrainConfig, rank_states: list[dict[s
 
 
 def save_checkpoint(payload: dict[str, Any], run_dir: Path, *, best: bool = False) -> None:
-    """Write `checkpoint_last.pt` (the previous one becomes `checkpoint_previous.pt`) and, if `best`,
-    `checkpoint_best.pt`. A failure leaves the files as they were and names the path."""
-    last = run_dir / LAST_CHECKPOINT
-    _save(payload, last, keep_previous_as=run_dir / PREVIOUS_CHECKPOINT)
+    """Write `checkpoint_last.pt` (the one it replaces stays as `checkpoint_previous.pt`) and, if `best`,
+    `checkpoint_best.pt`. At every moment `checkpoint_last.pt` is a whole checkpoint: the new file is
+    written and synced under a temporary name, the current one gets its second name (a hard link), and
+    only then does the new one take the name. A failure leaves the files as they were and names the path
+    (tests/test_write_faults.py fails each file-system call in turn)."""
+    torch_save(payload, run_dir / LAST_CHECKPOINT, keep_previous_as=run_dir / PREVIOUS_CHECKPOINT)
     if best:
-        _save(payload, run_dir / BEST_CHECKPOINT)
-
-
-def _save(payload: dict[str, Any], path: Path, keep_previous_as: Path | None = None) -> None:
-    try:
-        with atomic_path(path) as temporary:
-            torch.save(payload, temporary)
-            if keep_previous_as is not None and path.exists():
-                os.replace(path, keep_previous_as)
-    except RuntimeError as error:  # torch's writer reports a full disk as a RuntimeError
-        raise AtomicWriteError(path, error) from error
+        torch_save(payload, run_dir / BEST_CHECKPOINT)
 
 
 def checkpoint_path(resume: str | os.PathLike) -> Path:

@@ -1,0 +1,132 @@
+"""Faults injected at every write: each file-system call a writer makes (the data's `os.write`, the file's
+fsync, the link and rename that put it in place, the directory's fsync) fails in turn with a full disk.
+Whichever fails, the previous file stays whole and loadable, no temporary is left behind, the error is
+one line naming the file, and a checkpoint can still be resumed from."""
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from googlenet.atomic_files import AtomicWriteError
+from googlenet.distributed import DistributedContext
+from googlenet.training.checkpoint import read_checkpoint, restore, save_checkpoint
+from test_checkpoint import advance, payload_of, small_state
+
+FAULTED_CALLS = ("write", "fsync", "link", "replace", "rename")
+NO_SPACE = os.strerror(errno.ENOSPC)
+
+
+class FileSystemCalls:
+    """While active: records the kind of every os.write/fsync/link/replace/rename call and makes the
+    `fail_at`-th one (counting from 1) raise OSError(ENOSPC), as a full disk would."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.fail_at = fail_at
+        self.kinds: list[str] = []
+        self.failed: str | None = None
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator["FileSystemCalls"]:
+        real = {name: getattr(os, name) for name in FAULTED_CALLS}
+
+        def faulty(name: str) -> Callable:
+            def call(*args, **kwargs):
+                kind = name
+                if name == "fsync" and stat.S_ISDIR(os.fstat(args[0]).st_mode):
+                    kind = "directory fsync"
+                self.kinds.append(kind)
+                if len(self.kinds) == self.fail_at:
+                    self.failed = kind
+                    raise OSError(errno.ENOSPC, NO_SPACE)
+                return real[name](*args, **kwargs)
+            return call
+
+        for name in FAULTED_CALLS:
+            setattr(os, name, faulty(name))
+        try:
+            yield self
+        finally:
+            for name, function in real.items():
+                setattr(os, name, function)
+
+
+def each_fault(prepare: Callable[[Path], None], write: Callable[[Path], None], root: Path,
+               first_and_last_only: bool = False) -> Iterator[tuple[str, BaseException | None, Path]]:
+    """For each file-system call that `write(directory)` makes on a directory set up by `prepare`: a fresh
+    directory, that call failing; yields (the failed call's kind, the error `write` raised or None, the
+    directory). `first_and_last_only`: only the first and last call of each kind (for slow writers)."""
+    clean = root / "clean"
+    prepare(clean)
+    with FileSystemCalls().active() as counted:
+        write(clean)
+    kinds = counted.kinds
+    chosen = range(1, len(kinds) + 1)
+    if first_and_last_only:
+        chosen = sorted({next(i for i, k in enumerate(kinds, 1) if k == kind) for kind in kinds}
+                        | {max(i for i, k in enumerate(kinds, 1) if k == kind) for kind in kinds})
+    assert {"write", "fsync", "replace", "directory fsync"} <= set(kinds), kinds
+    for k in chosen:
+        directory = root / f"fault-{k}"
+        prepare(directory)
+        calls = FileSystemCalls(fail_at=k)
+        error = None
+        with calls.active():
+            try:
+                write(directory)
+            except Exception as raised:  # noqa: BLE001 - the test checks what it is
+                error = raised
+        assert calls.failed == kinds[k - 1]
+        yield calls.failed, error, directory
+
+
+def assert_one_clean_line(error: BaseException, directory: Path) -> None:
+    """The message a user sees: one line, naming a file in `directory`, saying why."""
+    assert isinstance(error, AtomicWriteError), repr(error)
+    message = str(error)
+    assert "\n" not in message and message.startswith(f"cannot write {directory}")
+    assert message.endswith(f": {NO_SPACE}"), message
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.rglob(".*"))
+
+
+def test_a_checkpoint_survives_a_fault_at_every_file_system_call(tmp_path):
+    state = small_state()
+    payloads = []
+    for _ in range(3):
+        advance(state, 1)
+        payloads.append(payload_of(state))  # global steps 1, 2, 3
+
+    def prepare(run: Path) -> None:
+        run.mkdir()
+        save_checkpoint(payloads[0], run)
+        save_checkpoint(payloads[1], run, best=True)
+
+    def step(path: Path) -> int:
+        return read_checkpoint(path)["position"]["global_step"]
+
+    seen = set()
+    for kind, error, run in each_fault(prepare, lambda run: save_checkpoint(payloads[2], run, best=True), tmp_path):
+        seen.add(kind)
+        if kind == "directory fsync":  # after the rename: the new file is in place, the failure ignored
+            assert error is None
+        else:
+            assert_one_clean_line(error, run)
+        assert leftovers(run) == [], kind
+        last, previous, best = (step(run / name) for name in
+                                ("checkpoint_last.pt", "checkpoint_previous.pt", "checkpoint_best.pt"))
+        assert (last, previous) in ((2, 1), (2, 2), (3, 2)), (kind, last, previous)
+        assert best in (2, 3)
+        # --resume's reading of the run still works.
+        fresh = small_state(seed=1)
+        restore(fresh, read_checkpoint(run / "checkpoint_last.pt"), DistributedContext(), steps_per_epoch=4)
+        for name, tensor in fresh.model.state_dict().items():
+            assert torch.equal(tensor, payloads[last - 1]["model"][name])
+    assert seen == {"write", "fsync", "link", "replace", "directory fsync"}
