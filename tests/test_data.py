@@ -183,6 +183,8 @@ def test_missing_idx_files_say_how_to_get_them(tmp_path):
     message = str(error.value)
     assert "apt-get install dataset-fashion-mnist" in message and "--data-dir DIR" in message
     assert "--download" in message and "train-images-idx3-ubyte.gz" in message and str(tmp_path / "empty") in message
+    # what a command-line user reads: one line, no Python call
+    assert "\n" not in message and "load_data(" not in message and "download=True" not in message
     with pytest.raises(FileNotFoundError, match="(?s)mnist not found.*--data-dir DIR.*--download") as error:
         load_data("mnist")  # nothing in the (empty) cache, no system package
     assert "apt-get" not in str(error.value)

@@ -65,7 +65,7 @@ def test_images_given_as_objects_or_bytes(tmp_path):
     assert [entry.path for entry in report.predictions] == ["<image 0>", "<image 1>", "<image 2>"]
     assert report.predictions[0].top_k == report.predictions[1].top_k and report.predictions[2].error == "not an image"
     assert report.model is None and report.epoch is None  # a model object given without its source
-    with pytest.raises(ValueError, match="top_k must be at least 1"):
+    with pytest.raises(ValueError, match=r"top_k must be from 1 to 3 \(this model has 3 classes\), got 0"):
         predict(model, [path], top_k=0)
 
 

@@ -87,7 +87,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only is None or only == name:
             module.configure(command)
             command.set_defaults(run=module.run)
+    parser.command_parsers = commands.choices  # type: ignore[attr-defined]
     return parser
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The parsed command line; a word no command takes is refused by that command's parser, so the
+    error names the command and its --help (argparse's own top-level message names neither)."""
+    name = _command_named(argv)
+    parser = build_parser(only=name if name in COMMANDS else None)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.command_parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def _command_named(argv: list[str]) -> str | None:
@@ -104,8 +116,7 @@ def _show_warning(command: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    name = _command_named(argv)
-    args = build_parser(only=name if name in COMMANDS else None).parse_args(argv)
+    args = _parse(argv)
     prefix = f"googlenet {args.command}"
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning(args.command)
@@ -116,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INTERRUPTED
         except Exception as error:  # noqa: BLE001 - the command line's promise: one line, never a traceback
             if _is_bad_input(error):
-                print(f"{prefix}: error: {error}", file=sys.stderr)
+                print(f"{prefix}: error: {error} (see {prefix} --help)", file=sys.stderr)
                 return EXIT_BAD_INPUT
             if os.environ.get("GOOGLENET_TRACEBACK"):
                 raise

@@ -101,8 +101,12 @@ def fast_model(model: Any, backend: str, command: str) -> Any:
     """`model` on `backend` (googlenet.optimize); says which backend on stderr."""
     if backend == "plain":
         return model
-    from googlenet.inference.optimize import optimize
+    from googlenet.inference.optimize import available_backends, backend_problem, optimize
 
+    problem = None if backend == "auto" else backend_problem(backend)
+    if problem is not None:  # optimize's own message lists its backends, which lack this option's plain
+        choices = ", ".join(("plain (the default)", "auto", *available_backends()))
+        raise CommandError(f"--backend {backend}: {problem}. Available here: {choices}")
     fast = optimize(model, backend)
     print(f"googlenet {command}: {fast.describe()}", file=sys.stderr)
     return fast

@@ -9,6 +9,7 @@ from typing import Any
 from googlenet.cli.common import (
     EXIT_OK,
     EXIT_SOME_INPUTS_FAILED,
+    CommandError,
     add_backend_option,
     add_json_option,
     add_model_argument,
@@ -23,7 +24,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
     parser.add_argument("images", metavar="IMAGE", nargs="+",
                         help="image files, or directories whose files are all predicted (not recursive)")
-    parser.add_argument("--top-k", type=int, default=5, metavar="K", help="how many classes to show per image")
+    parser.add_argument("--top-k", type=int, default=None, metavar="K",
+                        help="how many classes to show per image, from 1 to the model's number of classes "
+                        "(default: 5, or every class of a model with fewer)")
     add_backend_option(parser)
     add_json_option(parser)
 
@@ -33,9 +36,16 @@ def run(args: argparse.Namespace) -> int:
     from googlenet.evaluation.predict import predict
     from googlenet.weights.model_dir import from_pretrained
 
+    from googlenet.evaluation.predict import check_top_k
+
     source = find_model(args.model)
-    model = fast_model(from_pretrained(source.model_dir), args.backend, "predict")
-    report = predict(model, args.images, top_k=args.top_k, source=source)
+    model = from_pretrained(source.model_dir)
+    try:
+        top_k = check_top_k(args.top_k, model.num_classes)
+    except ValueError as error:
+        raise CommandError(str(error).replace("top_k", "--top-k", 1)) from None
+    model = fast_model(model, args.backend, "predict")
+    report = predict(model, args.images, top_k=top_k, source=source)
     if args.json:
         print_json({**report.to_dict(), "run_dir": _text(source.run_dir), "backend": args.backend})
     else:

@@ -33,7 +33,8 @@ def add_config_options(parser: argparse.ArgumentParser, config_class: type) -> N
     """One option per field of the dataclass `config_class` whose metadata does not say "cli": False.
 
     --name-with-dashes; a bool gets --name/--no-name; `X | None` takes X or the word none; the help, the
-    choices and the metavar come from the field's metadata, the default shown from the dataclass.
+    choices and the metavar come from the field's metadata, the default shown from the dataclass; metadata
+    "none_word": False keeps the word none out where None only means "chosen for you".
     """
     hints = typing.get_type_hints(config_class)
     defaults = config_class()
@@ -41,6 +42,8 @@ def add_config_options(parser: argparse.ArgumentParser, config_class: type) -> N
         if field.metadata.get("cli", True) is False:
             continue
         kind, optional, repeated = _unwrap(hints[field.name], field.name)
+        # None chosen for the user (e.g. --flavour: the weights' own) is not a value to type
+        optional = optional and field.metadata.get("none_word", True)
         options: dict[str, Any] = {"dest": field.name, "help": field.metadata.get("help", "")}
         if kind is bool and not repeated:
             options["action"] = argparse.BooleanOptionalAction

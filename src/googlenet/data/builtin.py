@@ -153,8 +153,9 @@ def _how_to_get(spec: BuiltinDataset, looked_in: Sequence[Path]) -> str:
         contents = f"{spec.dataset_class.filename} or its extracted {spec.dataset_class.base_folder}/ folder"
     ways = []
     if spec.name == "fashion-mnist":
-        ways.append(f"apt-get install dataset-fashion-mnist   (Debian/Ubuntu; installs them in {spec.system_dir})")
-    ways.append(f"--data-dir DIR   (load_data(..., data_dir=DIR)), DIR holding {contents}")
-    ways.append("--download   (download=True) where the network allows")
+        ways.append(f"apt-get install dataset-fashion-mnist (Debian/Ubuntu; installs them in {spec.system_dir})")
+    # The command line's spelling: the library's callers read data_dir= and download= in load_data's help.
+    ways.append(f"--data-dir DIR, DIR holding {contents}")
+    ways.append("--download where the network allows")
     places = ", ".join(str(path) for path in looked_in)
-    return f"{spec.name} not found (looked in {places}). Get it with one of:\n  " + "\n  ".join(ways)
+    return f"{spec.name} not found (looked in {places}). Get it with one of: " + "; ".join(ways)

@@ -7,9 +7,15 @@ say so once (`InputFitWarning`, and in their report's `warnings`).
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+import googlenet
 
 from googlenet.data.images import GRAYSCALE_MODES
 from googlenet.data.preprocessing import Preprocessing
@@ -80,11 +86,27 @@ class InputFitNotes:
         return found
 
     def warn(self) -> list[str]:
-        """Issue each message once as an InputFitWarning; returns them."""
+        """Issue each message once as an InputFitWarning, pointing at the caller's line; returns them."""
         found = self.messages()
         for message in found:
-            warnings.warn(message, InputFitWarning, stacklevel=3)
+            warnings.warn(message, InputFitWarning, stacklevel=caller_stacklevel())
         return found
+
+
+# Frames in these folders are never the caller's line: the package itself, and torch, whose decorators
+# (torch.no_grad) wrap the package's functions.
+_INTERNAL_FOLDERS = tuple(str(Path(module.__file__).parent) for module in (googlenet, torch))
+
+
+def caller_stacklevel() -> int:
+    """The `stacklevel` for a `warnings.warn` made by the function calling this one that points at the first
+    line outside googlenet and torch: the user's code, whatever decorators and helpers lie between."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL_FOLDERS):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def data_fit_messages(name: str, data_in_chans: int, image_side: int | None, preprocessing: Preprocessing) -> list[str]:

@@ -17,7 +17,9 @@ import torch
 
 from googlenet.evaluation.model_source import ModelSource, resolve_model
 
-__all__ = ["Prediction", "PredictionReport", "predict"]
+__all__ = ["Prediction", "PredictionReport", "check_top_k", "predict"]
+
+DEFAULT_TOP_K = 5
 
 
 @dataclass
@@ -50,6 +52,15 @@ class PredictionReport:
         return asdict(self)
 
 
+def check_top_k(top_k: int | None, classes: int) -> int:
+    """`top_k` if it is from 1 to `classes` (a ValueError saying so otherwise); None: 5, or `classes` if fewer."""
+    if top_k is None:
+        return min(DEFAULT_TOP_K, classes)
+    if not 1 <= top_k <= classes:
+        raise ValueError(f"top_k must be from 1 to {classes} (this model has {classes} classes), got {top_k}")
+    return top_k
+
+
 def expand_inputs(inputs: Any) -> list[tuple[str, Any]]:
     """(name, what to open or an error message) per input: a directory becomes its visible files (sorted, not
     recursive; any file that is not a readable image is a failed entry, named), a missing path an error."""
@@ -77,7 +88,7 @@ def expand_inputs(inputs: Any) -> list[tuple[str, Any]]:
 def predict(
     model_or_dir: Any,
     inputs: Any,
-    top_k: int = 5,
+    top_k: int | None = None,
     *,
     batch_size: int = 32,
     source: ModelSource | None = None,
@@ -88,18 +99,18 @@ def predict(
         optimized one carrying `preprocessing` and `class_names`; `source` names where it came from).
     inputs: image files, directories of images, PIL images or image files' bytes (one, or a list).
     Every input gets one entry, in order; an unreadable file or a missing path gets its `error`, and the
-    others are still predicted. Images converted to the model's channel mode or resized by a large factor
+    others are still predicted. top_k: from 1 to the model's number of classes (the server's limits too);
+    None: 5, or every class of a model with fewer. Images converted to the model's channel mode or resized by a large factor
     are noted once in `warnings` (and as an InputFitWarning).
     """
     from googlenet.data.preprocessing import Preprocessing
     from googlenet.data.transforms import eval_preset
     from googlenet.evaluation.input_fit import InputFitNotes
 
-    if top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}")
     model, source = resolve_model(model_or_dir, source)
     preprocessing = getattr(model, "preprocessing", None) or Preprocessing()
     names = getattr(model, "class_names", None) or [str(index) for index in range(model.num_classes)]
+    top_k = check_top_k(top_k, len(names))
     notes = InputFitNotes(preprocessing, preprocessing.in_chans)
     transform = eval_preset(preprocessing)
     model.eval()
@@ -138,7 +149,7 @@ def _predict_batch(
     if tensors:
         batch = torch.stack(tensors).to(_device_of(model))
         probabilities = torch.softmax(model(batch).float(), dim=1)
-        values, indices = probabilities.topk(min(top_k, probabilities.shape[1]), dim=1)
+        values, indices = probabilities.topk(top_k, dim=1)
         for position, row_values, row_indices in zip(kept, values.tolist(), indices.tolist()):
             top = [{"class_index": index, "class_name": names[index], "probability": round(value, 6)}
                    for value, index in zip(row_values, row_indices)]

@@ -2,7 +2,8 @@
 
 Every field carries its command-line help in `metadata["help"]`: `googlenet train`'s options are
 generated from these fields (flag = "--" + name with dashes), so the help, the default and the choices
-live here and nowhere else. Optional metadata: "choices" (a tuple), "metavar", "cli": False.
+live here and nowhere else. Optional metadata: "choices" (a tuple), "metavar", "cli": False, "none_word":
+False (None is chosen for the user, not typed).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ class TrainConfig:
                                          "of --lr (the new classifier trains at --lr); e.g. 0.1 to change "
                                          "features pretrained on data like yours less")
     flavour: str | None = _option(None, "the network variant (default: bn from random weights; with --init, the "
-                                  "weights' own)", choices=FLAVOURS)
+                                  "weights' own)", choices=FLAVOURS,
+                                  none_word=False)
     epochs: int | None = _option(None, f"passes over the training set (default: {EPOCHS_FROM_SCRATCH}; "
                                  f"{EPOCHS_FROM_INIT} with --init); with --resume, a new total that continues the "
                                  "learning rate from where it is, never raising it")
