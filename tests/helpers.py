@@ -152,3 +152,18 @@ def tree_fingerprint(root: Path) -> dict[str, tuple[int, int]]:
     """Size and modification time of every file under `root`: changes when any file is rewritten in place."""
     return {str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
             for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags as the kernel lists them (the first `flags` line), read here and not through
+    googlenet.machine, so that tests can check the library's CPU rules against the real CPU; empty where
+    there is no /proc/cpuinfo."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()

@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 import torch
 
-from helpers import real_scale_googlenet
+from helpers import cpu_flags, real_scale_googlenet
 from googlenet import googlenet
 from googlenet.data.in_memory import InMemoryImageDataset
 from googlenet.data.splits import DataSplits
@@ -18,9 +18,53 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def real_cpu_has_vnni() -> bool:
+    """From /proc/cpuinfo itself: VPDPBUSD is avx512_vnni (Cascade Lake and later) or avx_vnni (Alder Lake)."""
+    return bool({"avx512_vnni", "avx_vnni"} & cpu_flags())
+
+
+@pytest.fixture
+def quantized_weights(monkeypatch) -> dict:
+    """The int8 weights each quantizer writes, read from its output: {backend: [int8 arrays]}. ONNX Runtime's
+    quantized file's INT8 initializers, NNCF's model's i8 constants."""
+    written: dict = {}
+    import onnxruntime.quantization
+
+    real_quantize_static = onnxruntime.quantization.quantize_static
+
+    def quantize_static(model_input, model_output, *args, **kwargs):
+        import onnx
+        from onnx import numpy_helper
+
+        real_quantize_static(model_input, model_output, *args, **kwargs)
+        written["onnxruntime-int8"] = [numpy_helper.to_array(tensor) for tensor in onnx.load(str(model_output)).graph
+                                       .initializer if tensor.data_type == onnx.TensorProto.INT8]
+
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_static", quantize_static)
+    if importlib.util.find_spec("nncf") is not None:
+        import nncf
+        import openvino
+
+        real_nncf_quantize = nncf.quantize
+
+        def nncf_quantize(*args, **kwargs):
+            model = real_nncf_quantize(*args, **kwargs)
+            written["openvino-int8"] = [op.get_data() for op in model.get_ops() if op.get_type_name() == "Constant"
+                                        and op.get_element_type() == openvino.Type.i8]
+            return model
+
+        monkeypatch.setattr(nncf, "quantize", nncf_quantize)
+    return written
+
+
+def weight_range(arrays: list) -> tuple[int, int]:
+    assert len(arrays) >= 57  # one weight tensor per convolution of the folded network at least
+    return int(min(array.min() for array in arrays)), int(max(array.max() for array in arrays))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnxruntime-int8", "openvino-int8"])
-def test_int8_agrees_with_float_on_the_top_class(backend):
+def test_int8_agrees_with_float_on_the_top_class(backend, quantized_weights):
     from googlenet.inference.quantize import int8_problem, quantize
 
     if int8_problem(backend) is not None:
@@ -31,6 +75,9 @@ def test_int8_agrees_with_float_on_the_top_class(backend):
     images = torch.randn(64, 1, 64, 64)  # not the calibration images
     int8 = quantize(model, calibration, backend=backend)
     assert int8.backend == backend
+    # This machine's own kind, read from /proc/cpuinfo: 8-bit weights with VNNI, 7-bit without.
+    low, high = weight_range(quantized_weights[backend])
+    assert (high, "8-bit weights" in int8.describe()) == ((127, True) if real_cpu_has_vnni() else (64, False))
     expected, got = model(images), int8(images)
     assert not torch.allclose(got, expected, atol=1e-3)  # it is quantized: not the float network
     assert (got.argmax(1) == expected.argmax(1)).float().mean() >= 0.9
@@ -54,13 +101,32 @@ def test_quantize_refuses_bad_calibration_and_unknown_methods():
         quantize(model, torch.randn(4, 1, 32, 32), backend="openvino-int8", method="entropy")
 
 
-def test_weights_keep_to_7_bits_exactly_where_the_cpu_has_no_vnni():
+def test_saturation_safe_asks_for_7_bits_exactly_where_the_cpu_has_no_vnni():
     from googlenet.inference.quantize import saturation_safe
     from googlenet.machine import MachineDescription
 
     assert saturation_safe(MachineDescription("EPYC", frozenset({"avx2"}), 2)) is True
     assert saturation_safe(MachineDescription("Xeon", frozenset({"avx2", "avx512f", "avx512_vnni"}), 2)) is False
     assert saturation_safe(MachineDescription("Core", frozenset({"avx2", "avx_vnni"}), 2)) is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["onnxruntime-int8", "openvino-int8"])
+def test_weights_reach_the_quantizer_in_7_bits_on_a_cpu_without_vnni(backend, quantized_weights, monkeypatch):
+    """The whole way from the machine to the weights written: a CPU without VNNI (simulated: only the
+    description changes) gets weights in [-64, 64], whose pair sums 2 x 255 x 64 = 32,640 fit a 16-bit integer."""
+    from googlenet.inference import quantize as quantize_module
+    from googlenet.machine import MachineDescription
+
+    if quantize_module.int8_problem(backend) is not None:
+        pytest.skip(quantize_module.int8_problem(backend))
+    monkeypatch.setattr(quantize_module, "describe_machine",
+                        lambda *args, **kwargs: MachineDescription("EPYC", frozenset({"avx2"}), 2))
+    model = googlenet("bn", num_classes=10, in_chans=1).eval()  # per-channel symmetric: any weights fill the range
+    int8 = quantize_module.quantize(model, torch.randn(8, 1, 64, 64), backend=backend)
+    low, high = weight_range(quantized_weights[backend])
+    assert low >= -64 and 63 <= high <= 64  # 7 bits, all of them used
+    assert "7-bit weights" in int8.describe()
 
 
 @pytest.mark.slow
@@ -78,7 +144,8 @@ def test_auto_keeps_the_int8_path_measured_fastest(monkeypatch):
     int8 = quantize_module.quantize(model, torch.randn(8, 1, 64, 64))
     assert int8.timings == {available[0]: 0.3, available[1]: 0.1}
     assert int8.backend == available[1]
-    assert "auto: fastest" in int8.describe() and "weights" in int8.describe()
+    assert "auto: fastest" in int8.describe()
+    assert ("8-bit weights" if real_cpu_has_vnni() else "7-bit weights (no VNNI") in int8.describe()
 
 
 def test_quantize_without_onnxruntime_says_what_to_install(monkeypatch):
