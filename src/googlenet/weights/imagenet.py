@@ -10,12 +10,16 @@ checkpoint here (`googlenet.weights.loading`).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from googlenet.models.network import GoogLeNetConfig
+from googlenet.models.network import GoogLeNet, GoogLeNetConfig
+from googlenet.models.trunk import default_init_skipped
+from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked, state_dict_from_checkpoint
+from googlenet.weights.metadata import attach_metadata
 
 SOURCE_NAME = "torchvision-imagenet"
 FILE_NAME = "googlenet-1378be20.pth"
@@ -72,3 +76,21 @@ def check_sha256(path: Path) -> None:
 def is_imagenet_file(path: Path) -> bool:
     """Whether a local file is torchvision's ImageNet release, by its content (any name)."""
     return sha256(path).startswith(HASH_PREFIX)
+
+
+def imagenet_googlenet(*, progress: bool = True, aux_logits: bool = False, transform_input: bool = True) -> GoogLeNet:
+    """The `torchvision` flavour with these weights: the network `torchvision.models.googlenet(weights=
+    "IMAGENET1K_V1")` returns (training mode, as torchvision returns it), with the ImageNet class names and
+    this preprocessing attached. `aux_logits=True` keeps the release's aux heads, which were never trained."""
+    from torchvision.models import GoogLeNet_Weights
+
+    path = imagenet_checkpoint(progress)
+    state_dict = state_dict_from_checkpoint(load_checkpoint_file(path), path)
+    if not aux_logits:
+        state_dict = {key: value for key, value in state_dict.items() if not key.startswith(("aux1.", "aux2."))}
+    with default_init_skipped():  # every weight comes from the file: the load below is strict
+        model = GoogLeNet(replace(CONFIG, aux_logits=aux_logits, transform_input=transform_input), init_weights=False)
+    load_state_dict_checked(model, state_dict, path)
+    attach_metadata(model, class_names=list(GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"]),
+                    preprocessing=PREPROCESSING)
+    return model.train()
