@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
     "Preprocessing": "googlenet.data.preprocessing",
     "from_pretrained": "googlenet.weights.model_dir",
     "save_pretrained": "googlenet.weights.model_dir",
+    "push_to_hub": "googlenet.weights.model_dir",
     "import_torchvision": "googlenet.weights.model_dir",
     "load_checkpoint_file": "googlenet.weights.loading",
     "InferenceModel": "googlenet.inference.optimize",

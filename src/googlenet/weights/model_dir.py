@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from googlenet.models.table import FLAVOURS
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig
 from googlenet.models.trunk import default_init_skipped
 from googlenet.data.preprocessing import Preprocessing
+from googlenet.weights import hf_hub
 from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked, state_dict_from_checkpoint
 from googlenet.weights.metadata import ModelMetadata, attach_metadata, metadata_of
 
@@ -62,6 +64,9 @@ def save_pretrained(
     *,
     class_names: list[str] | None = None,
     preprocessing: Preprocessing | None = None,
+    push_to_hub: bool = False,
+    repo_id: str | None = None,
+    **push_options: Any,
 ) -> Path:
     """Write `model` as a model directory (model.safetensors + config.json) and return its path.
 
@@ -69,7 +74,14 @@ def save_pretrained(
     the model is not changed. The directory appears whole or not at all: it is written beside the
     target and swapped in (other files already in it are carried over), so a failure half-way leaves
     the previous version as it was. A non-empty directory that is not a model directory is refused.
+
+    `push_to_hub=True` then uploads it to the Hugging Face Hub repository `repo_id` ("user/repo",
+    created if need be; `push_options`: `revision`, `private`, `token`, `commit_message`).
     """
+    if push_to_hub and repo_id is None:
+        raise ValueError("push_to_hub=True needs repo_id='user/repo', the Hub repository to push to")
+    if push_options and not push_to_hub:
+        raise TypeError(f"save_pretrained got {sorted(push_options)}, which apply only with push_to_hub=True")
     if not isinstance(model, GoogLeNet):
         raise TypeError(f"save_pretrained takes a googlenet.GoogLeNet, got {type(model).__name__}")
     directory = Path(directory)
@@ -88,7 +100,29 @@ def save_pretrained(
         # Bytes written with open(), not save_file, which creates the file readable by its owner only.
         (staging / WEIGHTS_NAME).write_bytes(save(state_dict, metadata={"format": "pt"}))  # "pt": the Hub's convention
         (staging / CONFIG_NAME).write_text(json.dumps(document, indent=2) + "\n")
+    if push_to_hub:
+        push_to_hub_directory(directory, repo_id, **push_options)
     return directory
+
+
+def push_to_hub_directory(directory: str | Path, repo_id: str, **push_options: Any) -> str:
+    """Upload a model directory to Hugging Face Hub repository `repo_id`; returns the commit's URL.
+    `push_options`: `revision`, `private`, `token`, `commit_message`."""
+    directory = model_directory(directory)
+    read_config(directory / CONFIG_NAME)  # never push what from_pretrained would refuse
+    if not (directory / WEIGHTS_NAME).is_file():
+        raise ValueError(f"{directory} has no {WEIGHTS_NAME}: not a model directory to push")
+    return hf_hub.push_model_directory(directory, repo_id, files=(CONFIG_NAME, WEIGHTS_NAME), **push_options)
+
+
+def push_to_hub(model: GoogLeNet, repo_id: str, *, class_names: list[str] | None = None,
+                preprocessing: Preprocessing | None = None, **push_options: Any) -> str:
+    """Save `model` as a model directory (in a temporary folder) and upload it to Hugging Face Hub repository
+    `repo_id` ("user/repo"); returns the commit's URL. `push_options` as for `push_to_hub_directory`."""
+    with tempfile.TemporaryDirectory() as folder:
+        directory = save_pretrained(model, Path(folder) / "model", class_names=class_names,
+                                    preprocessing=preprocessing)
+        return push_to_hub_directory(directory, repo_id, **push_options)
 
 
 def _check_replaceable(directory: Path) -> None:
@@ -134,14 +168,15 @@ def _read_text_or_empty(path: Path) -> str:
         return ""
 
 
-def from_pretrained(directory: str | Path, *, map_location: str | torch.device = "cpu") -> GoogLeNet:
+def from_pretrained(
+    directory: str | Path, *, revision: str | None = None, map_location: str | torch.device = "cpu"
+) -> GoogLeNet:
     """Build the model a model directory describes (through its `GoogLeNetConfig`), load its weights,
     attach its class names and preprocessing, and return it in eval mode. A training run directory
-    loads its `model/`.
+    loads its `model/`. A Hugging Face Hub repository id ("user/repo", at `revision`) that is not a
+    local directory is downloaded into the Hugging Face cache first (needs `huggingface_hub`).
     """
-    directory = model_directory(directory)
-    if not directory.is_dir():
-        raise ValueError(f"{directory} is not a model directory (no such directory)")
+    directory = resolve_model_directory(directory, revision)
     config_path = directory / CONFIG_NAME
     config, metadata = read_model_config(config_path)
     with default_init_skipped():  # every weight comes from the file: the load below is strict
@@ -150,6 +185,19 @@ def from_pretrained(directory: str | Path, *, map_location: str | torch.device =
     load_state_dict_checked(model, load_checkpoint_file(weights_path), weights_path)
     attach_metadata(model, metadata)
     return model.to(map_location).eval()
+
+
+def resolve_model_directory(name: str | Path, revision: str | None = None) -> Path:
+    """The local model directory `name` stands for: an existing directory (a local one always wins), or a
+    Hub repository id's copy in the Hugging Face cache."""
+    directory = model_directory(name)
+    if directory.is_dir():
+        if revision is not None:
+            raise ValueError(f"{directory} is a local directory: revision={revision!r} applies to Hub repositories only")
+        return directory
+    if hf_hub.is_repo_id(name):
+        return hf_hub.download_model_directory(str(name), revision, files=(CONFIG_NAME, WEIGHTS_NAME))
+    raise ValueError(f"{directory} is not a model directory (no such directory)")
 
 
 def read_model_config(path: str | Path) -> tuple[GoogLeNetConfig, ModelMetadata]:
