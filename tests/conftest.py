@@ -3,6 +3,8 @@ import sys
 
 import pytest
 
+from allowed_skips import ALLOWED_SKIPS, CI_VARIABLE, is_allowed, skip_reason
+
 # Cache compiled bytecode even where the environment says not to (PYTHONDONTWRITEBYTECODE, set on some CI
 # machines): otherwise every xdist worker and every command-line process a test starts compiles the
 # package and the rewritten test modules again, seconds each time.
@@ -36,3 +38,29 @@ def pytest_unconfigure(config):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+# --- in CI (GOOGLENET_CI=1, set by `make test`), a skip not listed in tests/allowed_skips.py fails the run ---
+
+_unlisted_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    """Every test's reports reach the controlling process (xdist forwards the workers'), which collects the
+    skips that are not allowed."""
+    if report.skipped and os.environ.get(CI_VARIABLE) == "1":
+        reason = skip_reason(report)
+        if not is_allowed(reason, ALLOWED_SKIPS):
+            _unlisted_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session):
+    if _unlisted_skips and not hasattr(session.config, "workerinput"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _unlisted_skips:
+        terminalreporter.section(f"skips not allowed in CI ({CI_VARIABLE}=1; tests/allowed_skips.py)", red=True)
+        for line in _unlisted_skips:
+            terminalreporter.write_line(line)
