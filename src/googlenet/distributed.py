@@ -2,12 +2,22 @@
 
 Under `torchrun --nproc_per_node=N` the variables RANK, WORLD_SIZE and LOCAL_RANK are set; without
 them this is a single process and every function here is a no-op or returns the identity.
+
+No hung ranks: a rank whose work fails (a bad batch, a full disk, a second Ctrl-C) does not leave the
+others waiting in a collective that it will never join. Where one rank's work can fail, every rank passes
+the same `failures_shared` block, and on leaving it all agree whether any failed: the failing rank raises
+its own error, the others `RankFailed` naming it and its cause (tests/test_rank_failures.py). Anything
+else that stops a rank (a crash, a kill) ends the others when its connections close, or at the latest
+after GOOGLENET_RANK_TIMEOUT seconds (default 1800) in a collective.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -19,6 +29,7 @@ class DistributedContext:
     world_size: int = 1
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
+    owns_process_group: bool = False  # started here, so ended here; a caller's own group is left to it
 
     @property
     def enabled(self) -> bool:
@@ -56,14 +67,61 @@ def setup_distributed(device: str = "auto") -> DistributedContext:
         chosen = torch.device("cuda", local_rank)
     else:
         chosen = torch.device("cpu")
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-    return DistributedContext(rank, world_size, local_rank, chosen)
+    owns = not dist.is_initialized()
+    if owns:
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=rank_timeout())
+    return DistributedContext(rank, world_size, local_rank, chosen, owns_process_group=owns)
+
+
+def rank_timeout() -> timedelta:
+    """How long a collective waits for a rank that neither arrives nor fails: GOOGLENET_RANK_TIMEOUT
+    seconds, default 30 minutes (long enough for rank 0 to download a data set while the others wait)."""
+    value = os.environ.get("GOOGLENET_RANK_TIMEOUT", "1800")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"GOOGLENET_RANK_TIMEOUT={value!r} is not a number of seconds") from None
+    return timedelta(seconds=seconds)
 
 
 def teardown_distributed(context: DistributedContext) -> None:
-    if context.enabled and dist.is_initialized():
+    """End the process group if `setup_distributed` started it (a caller's own group stays usable)."""
+    if context.owns_process_group and dist.is_initialized():
         dist.destroy_process_group()
+
+
+class RankFailed(RuntimeError):
+    """Another process of the run failed, and this one stopped with it. The message names that rank
+    and its cause; `cause_type` is the class of that rank's error."""
+
+    def __init__(self, message: str, cause_type: type[BaseException] = RuntimeError) -> None:
+        super().__init__(message)
+        self.cause_type = cause_type
+
+
+@contextlib.contextmanager
+def failures_shared(context: DistributedContext) -> Iterator[None]:
+    """Run a block that may fail on some ranks only (rank 0 writing, one rank's batch); every rank
+    must enter it at the same point. On leaving, all agree (one small all-reduce): if a rank failed, it
+    raises its own error and every other rank `RankFailed` with that rank's message."""
+    error: Exception | None = None
+    try:
+        yield
+    except Exception as raised:  # noqa: BLE001 - shared with the other ranks, then raised again below
+        if not context.enabled:
+            raise
+        error = raised
+    if not broadcast_flag(error is not None, context):
+        return
+    reports: list[object] = [None] * context.world_size
+    mine = None if error is None else (" ".join(str(error).split()) or type(error).__name__, type(error))
+    dist.all_gather_object(reports, mine)
+    if error is not None:
+        error.failed_on_rank = (context.rank, context.world_size)  # type: ignore[attr-defined]
+        raise error
+    rank, (message, cause_type) = next((rank, report) for rank, report in enumerate(reports)
+                                       if report is not None)  # type: ignore[misc]
+    raise RankFailed(f"rank {rank} of {context.world_size} failed: {message}", cause_type)
 
 
 def all_reduce_sum(tensor: torch.Tensor, context: DistributedContext) -> torch.Tensor:
@@ -71,6 +129,17 @@ def all_reduce_sum(tensor: torch.Tensor, context: DistributedContext) -> torch.T
     if context.enabled:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def shared_failure(error: BaseException) -> tuple[str, type[BaseException]] | None:
+    """For an error that `failures_shared` raised on every rank: (the one message to show, naming the
+    failing rank and its cause; the class of that rank's error). None for any other error."""
+    if isinstance(error, RankFailed):
+        return str(error), error.cause_type
+    where = getattr(error, "failed_on_rank", None)
+    if where is None:
+        return None
+    return f"rank {where[0]} of {where[1]} failed: {' '.join(str(error).split())}", type(error)
 
 
 def broadcast_flag(flag: bool, context: DistributedContext) -> bool:

@@ -126,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{prefix}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
         except Exception as error:  # noqa: BLE001 - the command line's promise: one line, never a traceback
+            from googlenet.distributed import shared_failure  # here: torch is not imported by every command
+
+            shared = shared_failure(error)
+            if shared is not None:  # under torchrun, every rank stopped: rank 0 says why, once
+                message, cause = shared
+                if os.environ.get("RANK", "0") == "0":
+                    print(f"{prefix}: error: {message}", file=sys.stderr)
+                return EXIT_BAD_INPUT if issubclass(cause, BAD_INPUT_ERRORS) else EXIT_FAILED
             if _is_bad_input(error):
                 print(f"{prefix}: error: {error} (see {prefix} --help)", file=sys.stderr)
                 return EXIT_BAD_INPUT

@@ -70,7 +70,9 @@ class TrainConfig:
     epochs: int | None = _option(None, f"passes over the training set (default: {EPOCHS_FROM_SCRATCH}; "
                                  f"{EPOCHS_FROM_INIT} with --init); with --resume, a new total that continues the "
                                  "learning rate from where it is, never raising it")
-    batch_size: int = _option(128, "images per step on each process")
+    batch_size: int = _option(128, "images per step on each process; the global batch is this times the number "
+                              "of processes, and the run's length in steps (which picks the default augmentation) "
+                              "counts global batches")
     input_size: int | None = _option(None, "side of the square model input in pixels (default: from the data: 32 "
                                      "for images up to 32x32, 224 for large ones)")
     train_preset: str = _option("auto", "training augmentation: paper (random crops of 8 to 100 percent of the area, colour "

@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from googlenet.data.batches import as_batch, collate_skipping_unreadable
-from googlenet.distributed import DistributedContext, broadcast_flag
+from googlenet.distributed import DistributedContext, broadcast_flag, failures_shared
 from googlenet.evaluation.evaluate import EvaluationResult, evaluate_loader, shard
 from googlenet.training.config import LAST_CHECKPOINT, TrainConfig
 from googlenet.training.state import RunState
@@ -127,7 +127,8 @@ def train_one_epoch(session: Session, state: RunState) -> float:
             # checkpoint written on the way out must not have spent (exact resume).
             if broadcast_flag(session.stop.requested, context):
                 break
-            images, targets = _next_batch(batches, state)
+            with failures_shared(context):  # one rank's bad batch stops every rank, none left in the all-reduce
+                images, targets = _next_batch(batches, state)
             data_seconds = time.perf_counter() - waited_since
             _one_step(session, state, images, targets, data_seconds)
             progress.update(1)

@@ -39,22 +39,40 @@ def check_output_dir(run_dir: Path, overwrite: bool, *, is_main: bool) -> None:
                 path.unlink()
 
 
-def load_run_data(config: TrainConfig, input_size: int | None, normalization: Any = None) -> Any:
+def load_run_data(config: TrainConfig, input_size: int | None, normalization: Any = None,
+                  world_size: int = 1) -> Any:
     """The data set as `DataSplits`, with the subsets the config asks for applied; `normalization`
-    (mean, std, why) replaces the data set's statistics (the initial weights' under --init)."""
+    (mean, std, why) replaces the data set's statistics (the initial weights' under --init).
+    `world_size`: the number of processes, each taking `config.batch_size` images a step."""
     from googlenet.data import load_data
 
     data = load_data(
         config.data, data_dir=config.data_dir, input_size=input_size, train_preset=config.train_preset,
         random_erase=config.random_erase, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict,
-        download=config.download, hflip=config.hflip, batch_size=config.batch_size, epochs=config.epochs,
-        normalization=normalization,
+        download=config.download, hflip=config.hflip, epochs=config.epochs, normalization=normalization,
+        batch_size=config.batch_size * world_size,  # the global batch: the defaults count the run's steps
     )
     data.train = _first(data.train, config.train_subset)
     data.validation = _first(data.validation, config.val_subset)
     data.test = _first(data.test, config.test_subset)
     if len(data.classes) < 2:
         raise ValueError(f"{data.name} has one class only ({data.classes[0]!r}): a classifier needs two or more")
+    return data
+
+
+def load_on_every_rank(config: TrainConfig, input_size: int | None, normalization: Any, context: Any) -> Any:
+    """`load_run_data` on every process. With --download rank 0 loads (and downloads) first while the
+    others wait, so that one process writes the files; a failure on any rank stops them all."""
+    from googlenet.distributed import failures_shared
+
+    data = None
+    if config.download:
+        with failures_shared(context):
+            if context.is_main:
+                data = load_run_data(config, input_size, normalization, context.world_size)
+    with failures_shared(context):
+        if data is None:
+            data = load_run_data(config, input_size, normalization, context.world_size)
     return data
 
 
@@ -165,7 +183,7 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
 
     input_size, why, normalization = initial_preprocessing(config)
     seed_everything(config.seed, context.rank)
-    data = load_run_data(config, input_size, normalization)
+    data = load_on_every_rank(config, input_size, normalization, context)
     if why:
         data.decisions.append(why)
     model, description = build_model(config, data)

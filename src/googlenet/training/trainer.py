@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from googlenet.atomic_files import AtomicWriteError
-from googlenet.distributed import parameters_in_sync, setup_distributed, synchronize, teardown_distributed
+from googlenet.distributed import (
+    failures_shared,
+    parameters_in_sync,
+    setup_distributed,
+    synchronize,
+    teardown_distributed,
+)
 from googlenet.training.checkpoint import (
     build_payload,
     checkpoint_path,
@@ -55,6 +61,13 @@ class Trainer:
         config = config or TrainConfig()
         config.check()
         self.context = setup_distributed(config.device)
+        try:
+            self._build(config, resume)
+        except BaseException:
+            teardown_distributed(self.context)
+            raise
+
+    def _build(self, config: TrainConfig, resume: str | os.PathLike | None) -> None:
         self.notes: list[str] = []  # printed at the start of the run
         checkpoint = None
         if resume is not None:
@@ -79,11 +92,12 @@ class Trainer:
     def run(self) -> TrainResult:
         status = "finished"
         try:
-            if self.is_main:
-                _make_directory(self.run_dir)
-                self.outputs = RunOutputs(self.run_dir, tensorboard=self.config.tensorboard)
-                self.outputs.write_config(self.config)
-                print("\n".join(describe_start(self.session, self.data, self.notes)), flush=True)
+            with failures_shared(self.context):  # rank 0 writes; the others must not wait for it in vain
+                if self.is_main:
+                    _make_directory(self.run_dir)
+                    self.outputs = RunOutputs(self.run_dir, tensorboard=self.config.tensorboard)
+                    self.outputs.write_config(self.config)
+                    print("\n".join(describe_start(self.session, self.data, self.notes)), flush=True)
             with self.stop:
                 while self.state.position.epoch < self.config.epochs:
                     seconds = train_one_epoch(self.session, self.state)
@@ -119,21 +133,24 @@ class Trainer:
         state.history.append(row)
         kept = select(state, evaluation, row["epoch"])
         state.start_next_epoch()
-        if self.is_main:
-            assert self.outputs is not None
-            if kept:
-                record = evaluation_record(self.data, state, validation=evaluation.validation, test=evaluation.test)
-                self.outputs.write_model(weights_of(state, evaluation.candidate), record)
-            self.outputs.log_epochs(state.history)
-            print(epoch_summary(row, self.config.epochs), flush=True)
+        with failures_shared(self.context):
+            if self.is_main:
+                assert self.outputs is not None
+                if kept:
+                    record = evaluation_record(self.data, state, validation=evaluation.validation,
+                                               test=evaluation.test)
+                    self.outputs.write_model(weights_of(state, evaluation.candidate), record)
+                self.outputs.log_epochs(state.history)
+                print(epoch_summary(row, self.config.epochs), flush=True)
         # The checkpoint last: a crash before it resumes this epoch again, which rewrites the same files.
         self._save_checkpoint(best=kept)
 
     def _save_checkpoint(self, best: bool) -> None:
         rank_states = gather_rank_states(self.context, self.state.totals)  # every rank takes part; rank 0 writes
-        if self.is_main:
-            payload = build_payload(self.state, self.config, rank_states, _model_record(self.state.model))
-            save_checkpoint(payload, self.run_dir, best=best)
+        with failures_shared(self.context):
+            if self.is_main:
+                payload = build_payload(self.state, self.config, rank_states, _model_record(self.state.model))
+                save_checkpoint(payload, self.run_dir, best=best)
 
     def _result(self, status: str) -> TrainResult:
         selection = self.state.selection
