@@ -182,7 +182,7 @@ def test_zero_byte_and_missing_weights_are_clear_errors(tmp_path, small_model_di
     weights.unlink()
     with pytest.raises(ValueError, match=rf"{weights} does not exist"):
         from_pretrained(directory)
-    with pytest.raises(ValueError, match="is not a model directory"):
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist: give a model directory or a training run"):
         from_pretrained(tmp_path / "nowhere")
 
 

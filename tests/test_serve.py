@@ -16,6 +16,7 @@ from PIL import Image
 import googlenet
 from googlenet.data.preprocessing import Preprocessing
 from googlenet.data.transforms import eval_preset
+from googlenet.evaluation.model_source import ModelSource
 from googlenet.serving.app import create_app
 from googlenet.serving.options import ServeOptions
 
@@ -300,8 +301,8 @@ def test_architecture_is_table_1_with_the_module_comparison(client):
 
 def test_examples_come_from_the_recorded_evaluation_data(model, tmp_path):
     arrays = write_idx_set(tmp_path / "idx", train=12, test=6)
-    app = create_app(model, options=ServeOptions(backend="eager", warm_up=False), data="fashion-mnist",
-                     data_dir=str(tmp_path / "idx"))
+    source = ModelSource(model_dir=tmp_path, data="fashion-mnist", data_dir=str(tmp_path / "idx"))
+    app = create_app(model, options=ServeOptions(backend="eager", warm_up=False), source=source)
     with TestClient(app) as test_client:
         listed = test_client.get("/v1/examples").json()
         assert "test split of fashion-mnist" in listed["note"]

@@ -63,16 +63,13 @@ def _check_device(args: argparse.Namespace) -> str:
 
 def _int8(model: Any, source: Any, args: argparse.Namespace) -> tuple[Any, Any]:
     """(the int8 model, the data splits its calibration images came from, to evaluate on)."""
-    from googlenet.data import load_data
+    from googlenet.evaluation.model_source import load_run_data
     from googlenet.inference.quantize import calibration_images, quantize
 
-    data = args.data or source.data
-    if data is None:
+    if args.data is None and source.data is None:
         raise CommandError(f"{source.model_dir} records no data set: give --data")
-    run = source.run_config
-    splits = load_data(data, data_dir=args.data_dir or (source.data_dir if args.data is None else None),
-                       input_size=model.preprocessing.input_size if model.preprocessing else None,
-                       val_fraction=run.get("val_fraction", 0.1), seed=run.get("seed", 0))
+    splits = load_run_data(source, args.data, args.data_dir,
+                           input_size=model.preprocessing.input_size if model.preprocessing else None)
     return quantize(model, calibration_images(splits, preprocessing=model.preprocessing)), splits
 
 

@@ -23,7 +23,7 @@ from googlenet.data.preprocessing import Preprocessing
 from googlenet.data.transforms import eval_preset
 from googlenet.distributed import DistributedContext, all_reduce_sum
 from googlenet.evaluation.input_fit import InputFitWarning, data_fit_messages
-from googlenet.evaluation.model_source import ModelSource, resolve_model
+from googlenet.evaluation.model_source import ModelSource, load_run_data, resolve_model
 
 
 @dataclass
@@ -273,17 +273,8 @@ def evaluate(
 
 
 def _load_splits(data: Any, data_dir: str | None, source: ModelSource | None, preprocessing: Any) -> Any:
-    from googlenet.data.load import load_data
     from googlenet.data.splits import DataSplits
 
     if isinstance(data, DataSplits):
         return data
-    run = source.run_config if source is not None else {}
-    if data is None:
-        if source is None or source.data is None:
-            where = f"{source.model_dir} records" if source is not None else "a model object carries"
-            raise ValueError(f"no data given, and {where} no data set (no run config.json or evaluation.json); "
-                             "pass data (--data)")
-        data, data_dir = source.data, data_dir or source.data_dir
-    return load_data(data, data_dir=data_dir, input_size=preprocessing.input_size if preprocessing else None,
-                     val_fraction=run.get("val_fraction", 0.1), seed=run.get("seed", 0))
+    return load_run_data(source, data, data_dir, input_size=preprocessing.input_size if preprocessing else None)

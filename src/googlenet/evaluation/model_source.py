@@ -10,8 +10,6 @@ from typing import Any
 
 from googlenet.models.network import GoogLeNet
 
-WEIGHTS_FILE = "model.safetensors"
-
 
 @dataclass
 class ModelSource:
@@ -40,31 +38,36 @@ class ModelSource:
 
 
 def find_model(path: str | Path) -> ModelSource:
-    """What `path` (a model directory or a training run directory) names. Raises FileNotFoundError or
-    ValueError with a message naming the directory."""
-    directory = Path(path)
-    if not directory.exists():
-        raise FileNotFoundError(f"{directory} does not exist: give a model directory or a training run directory")
-    if not directory.is_dir():
-        raise ValueError(f"{directory} is a file: give a model directory or a training run directory")
-    run_dir: Path | None = None
-    if _is_run_dir(directory):
-        run_dir, directory = directory, directory / "model"
-        if not (directory / WEIGHTS_FILE).exists():
-            raise ValueError(f"{run_dir} is a training run directory without a model yet: "
-                             "a run writes model/ after its first epoch")
-    elif _is_run_dir(directory.parent):
-        run_dir = directory.parent
-    if not ((directory / "config.json").exists() and (directory / WEIGHTS_FILE).exists()):
-        raise ValueError(f"{directory} is neither a model directory (config.json + {WEIGHTS_FILE}) nor a training "
-                         "run directory with a model/ inside (a run writes it after its first epoch)")
-    evaluation = _read_json(directory / "evaluation.json")
-    run_config = _read_json(run_dir / "config.json") if run_dir else {}
+    """What `path` (a model directory or a training run directory: `locate_model`'s rule) names, with what
+    its run recorded. Raises FileNotFoundError or ValueError with a message naming the directory."""
+    from googlenet.weights.model_dir import locate_model
+
+    location = locate_model(path)
+    evaluation = _read_json(location.model_dir / "evaluation.json")
+    run_config = _read_json(location.run_dir / "config.json") if location.run_dir else {}
     return ModelSource(
-        model_dir=directory, run_dir=run_dir, epoch=evaluation.get("epoch"), weights=evaluation.get("weights"),
-        data=run_config.get("data") or evaluation.get("data"), data_dir=run_config.get("data_dir"),
-        run_config=run_config,
+        model_dir=location.model_dir, run_dir=location.run_dir, epoch=evaluation.get("epoch"),
+        weights=evaluation.get("weights"), data=run_config.get("data") or evaluation.get("data"),
+        data_dir=run_config.get("data_dir"), run_config=run_config,
     )
+
+
+def load_run_data(source: ModelSource | None, data: Any = None, data_dir: str | None = None, *,
+                  input_size: int | None = None) -> Any:
+    """The data set a model was trained on as its run split it (`DataSplits`): the run's data set and
+    data_dir unless `data` is given, and always the run's val_fraction and seed, so that its validation
+    split holds the same images. The one loader of "the run's data" (evaluate, int8 calibration, serve)."""
+    from googlenet.data.load import load_data
+
+    if data is None:
+        if source is None or source.data is None:
+            where = f"{source.model_dir} records" if source is not None else "a model object carries"
+            raise ValueError(f"no data given, and {where} no data set (no run config.json or evaluation.json); "
+                             "pass data (--data)")
+        data, data_dir = source.data, data_dir or source.data_dir
+    run = source.run_config if source is not None else {}
+    split = {name: run[name] for name in ("val_fraction", "seed") if name in run}
+    return load_data(data, data_dir=data_dir, input_size=input_size, **split)
 
 
 def load_model(path: str | Path) -> GoogLeNet:
@@ -83,13 +86,6 @@ def resolve_model(model_or_dir: Any, source: ModelSource | None = None) -> tuple
         found = find_model(model_or_dir)
         return from_pretrained(found.model_dir), found
     return model_or_dir, source
-
-
-def _is_run_dir(directory: Path) -> bool:
-    """A run directory holds its TrainConfig (config.json without 'architecture') and model/ or checkpoints."""
-    config = _read_json(directory / "config.json")
-    return bool(config) and "architecture" not in config and (
-        (directory / "model").is_dir() or any(directory.glob("checkpoint_*.pt")))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

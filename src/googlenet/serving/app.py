@@ -28,6 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from googlenet.evaluation.model_source import ModelSource
 from googlenet.models.network import GoogLeNet
 from googlenet.serving.inputs import RequestProblem, decode_image, parse_request, whole_number
 from googlenet.serving.limits import BodyTooLarge, BodyLimitMiddleware
@@ -47,11 +48,12 @@ def error_response(status: int, message: str) -> JSONResponse:
 
 
 def create_app(model: GoogLeNet, *, name: str = "model", options: ServeOptions | None = None,
-               data: str | None = None, data_dir: str | None = None) -> FastAPI:
-    """The service for `model` (a GoogLeNet, with its class names and preprocessing). `data`/`data_dir`:
-    the data set it was trained on, for the page's examples and int8 calibration (None: unknown)."""
+               source: ModelSource | None = None) -> FastAPI:
+    """The service for `model` (a GoogLeNet, with its class names and preprocessing). `source`: where it
+    came from (`find_model`), whose run's data gives the page's examples and the int8 calibration images
+    (None: unknown)."""
     metrics = ServerMetrics()
-    service = ModelService(model, name, options or ServeOptions(), metrics, data, data_dir)
+    service = ModelService(model, name, options or ServeOptions(), metrics, source)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

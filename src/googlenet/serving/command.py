@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be from 0 to 65535, got {args.port}")
     source = find_model(args.model)
     model = from_pretrained(source.model_dir)
-    app = create_app(model, name=model_name(source.model_dir, source.run_dir), options=options,
-                     data=source.data, data_dir=source.data_dir)
+    app = create_app(model, name=model_name(source.model_dir, source.run_dir), options=options, source=source)
     logging.basicConfig(level=args.log_level.upper(), format="googlenet serve: %(message)s", stream=sys.stderr)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             timeout_graceful_shutdown=GRACEFUL_SECONDS, access_log=False)

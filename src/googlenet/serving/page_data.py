@@ -8,6 +8,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from googlenet.evaluation.model_source import ModelSource, load_run_data
 from googlenet.models.network import GoogLeNet
 
 log = logging.getLogger("googlenet.serve")
@@ -37,15 +38,15 @@ class Examples:
              "url": f"/v1/examples/{number}.png"} for number, item in enumerate(self.items)]}
 
 
-def load_examples(model: GoogLeNet, data: str | None, data_dir: str | None) -> Examples:
-    """A few images of the data set the model was evaluated on, one per class; none if it is unknown."""
+def load_examples(model: GoogLeNet, source: ModelSource | None) -> Examples:
+    """A few images of the data set the model was evaluated on (split as its run split it), one per class;
+    none if it is unknown."""
+    data = source.data if source is not None else None
     if data is None:
         return Examples([], "no examples: the model directory does not record its data set (a run directory does)")
     try:
-        from googlenet.data.load import load_data
-
         input_size = model.preprocessing.input_size if model.preprocessing is not None else None
-        splits = load_data(data, data_dir=data_dir, input_size=input_size)
+        splits = load_run_data(source, input_size=input_size)
     except Exception as error:  # a missing data set must not stop the server: the page says why instead
         log.warning("no examples: cannot load %s (%s)", data, error)
         return Examples([], f"no examples: cannot load the data set {data} ({error})")

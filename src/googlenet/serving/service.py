@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from googlenet.evaluation.model_source import ModelSource, load_run_data
 from googlenet.models.network import GoogLeNet
 from googlenet.serving.batching import DynamicBatcher
 from googlenet.serving.metrics import ServerMetrics
@@ -26,7 +27,7 @@ class ModelService:
     """One model served: `start()` builds its fast path in the background; `classify` batches images."""
 
     def __init__(self, model: GoogLeNet, name: str, options: ServeOptions, metrics: ServerMetrics,
-                 data: str | None = None, data_dir: str | None = None) -> None:
+                 source: ModelSource | None = None) -> None:
         from googlenet.data.preprocessing import Preprocessing
         from googlenet.data.transforms import eval_preset
 
@@ -35,7 +36,8 @@ class ModelService:
         self.name = name
         self.options = options
         self.metrics = metrics
-        self.data, self.data_dir = data, data_dir  # the data set the model was trained on, if recorded
+        self.source = source  # where the model came from: its run's data set, if recorded
+        self.data = source.data if source is not None else None
         self.preprocessing = model.preprocessing or Preprocessing()
         self.transform = eval_preset(self.preprocessing)
         self.class_names = model.class_names or [str(index) for index in range(model.num_classes)]
@@ -82,13 +84,12 @@ class ModelService:
         return optimize(self.model, self.options.backend, example_input=example)
 
     def _int8_model(self) -> Any:
-        from googlenet.data.load import load_data
         from googlenet.inference.quantize import calibration_images, quantize
 
         if self.data is None:
             raise ValueError("--backend int8 calibrates on the model's training images, and this model directory "
                              "does not record its data set: serve its training run directory instead")
-        splits = load_data(self.data, data_dir=self.data_dir, input_size=self.preprocessing.input_size)
+        splits = load_run_data(self.source, input_size=self.preprocessing.input_size)
         return quantize(self.model, calibration_images(splits, preprocessing=self.preprocessing))
 
     def _warm_up(self) -> None:
@@ -155,7 +156,7 @@ class ModelService:
     def examples(self) -> Examples:
         with self._page_lock:
             if self._examples is None:
-                self._examples = load_examples(self.model, self.data, self.data_dir)
+                self._examples = load_examples(self.model, self.source)
             return self._examples
 
     def architecture(self) -> dict[str, Any]:

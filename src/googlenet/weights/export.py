@@ -80,9 +80,9 @@ def _model_and_output(
 ) -> tuple[GoogLeNet, Path]:
     """A copy of the model to export (loaded, if a directory) and where the export goes."""
     if isinstance(model_or_dir, (str, Path)):
-        from googlenet.weights.model_dir import from_pretrained, model_directory
+        from googlenet.weights.model_dir import from_pretrained, locate_model
 
-        directory = model_directory(model_or_dir)
+        directory = locate_model(model_or_dir).model_dir
         model = from_pretrained(directory)
         return model, Path(directory / EXPORT_FORMATS[format] if output is None else output)
     if not isinstance(model_or_dir, GoogLeNet):

@@ -23,7 +23,7 @@ from googlenet.weights import imagenet
 from googlenet.weights.adapt import CLASSIFIER, FIRST_CONV, adapt_input_conv, check_fits, config_of_state_dict
 from googlenet.weights.loading import load_checkpoint_file, state_dict_from_checkpoint
 from googlenet.weights.metadata import ModelMetadata, attach_metadata
-from googlenet.weights.model_dir import CONFIG_NAME, WEIGHTS_NAME, read_model_config
+from googlenet.weights.model_dir import CONFIG_NAME, WEIGHTS_NAME, locate_model, read_model_config
 
 WEIGHT_FILE_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 
@@ -132,12 +132,7 @@ def _imagenet_weights(path: Path, label: str, state_dict: dict[str, Tensor] | No
 
 
 def _directory_weights(path: Path) -> _SourceWeights:
-    directory = path
-    if not (path / WEIGHTS_NAME).is_file() and (path / "model" / WEIGHTS_NAME).is_file():
-        directory = path / "model"  # a training run: its selected model
-    if not (directory / WEIGHTS_NAME).is_file():
-        raise ValueError(f"{path} is neither a model directory ({CONFIG_NAME} + {WEIGHTS_NAME}) nor a training run "
-                         f"directory with a model/ inside (a run writes it after its first epoch)")
+    directory = locate_model(path).model_dir
     config, metadata = read_model_config(directory / CONFIG_NAME)
     state_dict = load_checkpoint_file(directory / WEIGHTS_NAME)
     kind = "the model of run" if directory != path else "model directory"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from googlenet.weights.metadata import ModelMetadata, attach_metadata, metadata_
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+RUN_MODEL_DIR = "model"  # a training run's model directory, inside the run directory
 ARCHITECTURE = "googlenet"
 FORMAT_VERSION = 1
 
@@ -108,7 +110,7 @@ def save_pretrained(
 def push_to_hub_directory(directory: str | Path, repo_id: str, **push_options: Any) -> str:
     """Upload a model directory to Hugging Face Hub repository `repo_id`; returns the commit's URL.
     `push_options`: `revision`, `private`, `token`, `commit_message`."""
-    directory = model_directory(directory)
+    directory = locate_model(directory).model_dir
     read_config(directory / CONFIG_NAME)  # never push what from_pretrained would refuse
     if not (directory / WEIGHTS_NAME).is_file():
         raise ValueError(f"{directory} has no {WEIGHTS_NAME}: not a model directory to push")
@@ -147,25 +149,50 @@ def _carry_over(directory: Path, staging: Path) -> None:
             shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
 
 
-def model_directory(path: str | Path) -> Path:
-    """The model directory at `path`: `path` itself, or a training run's `path/model`."""
+@dataclass(frozen=True)
+class ModelLocation:
+    """What a MODEL argument names: the model directory, and the training run it belongs to (if any)."""
+
+    model_dir: Path  # config.json (with "architecture") + model.safetensors
+    run_dir: Path | None = None  # the run directory whose model/ this is
+
+
+_GIVE = "give a model directory or a training run directory"
+
+
+def locate_model(path: str | Path) -> ModelLocation:
+    """The one rule for "model directory or run directory", used by every command and loader that takes
+    either. A model directory's config.json is a model config (it has "architecture"); a run directory's
+    config.json is the run's TrainConfig (no "architecture"), and its model is `model/` inside, written after
+    the first epoch. Missing or damaged weights are left for the loader to name."""
     path = Path(path)
-    own_config = path / CONFIG_NAME
-    if own_config.is_file() and '"architecture"' in _read_text_or_empty(own_config):
-        return path
-    if (path / "model" / CONFIG_NAME).is_file():
-        return path / "model"
-    if own_config.is_file() and any(path.glob("checkpoint*")):
-        raise ValueError(f"{path} is a training run directory without a model yet: a run writes model/ "
-                         "after its first epoch")
-    return path
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: {_GIVE}")
+    if not path.is_dir():
+        raise ValueError(f"{path} is a file: {_GIVE}")
+    kind = _directory_kind(path)
+    if kind == "run":
+        if _directory_kind(path / RUN_MODEL_DIR) != "model":
+            raise ValueError(f"{path} is a training run directory without a model yet: a run writes "
+                             f"{RUN_MODEL_DIR}/ after its first epoch")
+        return ModelLocation(path / RUN_MODEL_DIR, path)
+    if kind == "model":
+        in_run = path.name == RUN_MODEL_DIR and _directory_kind(path.parent) == "run"
+        return ModelLocation(path, path.parent if in_run else None)
+    raise ValueError(f"{path} is neither a model directory ({CONFIG_NAME} + {WEIGHTS_NAME}) nor a training run "
+                     f"directory with a {RUN_MODEL_DIR}/ inside: {_GIVE}")
 
 
-def _read_text_or_empty(path: Path) -> str:
+def _directory_kind(path: Path) -> str | None:
+    """"model", "run", or None. Weights without a config.json, or a config.json that cannot be read, count
+    as a model directory, so that loading it names the file and what is wrong with it."""
+    if not (path / CONFIG_NAME).is_file():
+        return "model" if (path / WEIGHTS_NAME).is_file() else None
     try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError):
-        return ""
+        document = json.loads((path / CONFIG_NAME).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return "model"
+    return "run" if isinstance(document, dict) and "architecture" not in document else "model"
 
 
 def from_pretrained(
@@ -173,8 +200,8 @@ def from_pretrained(
 ) -> GoogLeNet:
     """Build the model a model directory describes (through its `GoogLeNetConfig`), load its weights,
     attach its class names and preprocessing, and return it in eval mode. A training run directory
-    loads its `model/`. A Hugging Face Hub repository id ("user/repo", at `revision`) that is not a
-    local directory is downloaded into the Hugging Face cache first (needs `huggingface_hub`).
+    loads its `model/` (`locate_model`). A Hugging Face Hub repository id ("user/repo", at `revision`) that
+    is not a local directory is downloaded into the Hugging Face cache first (needs `huggingface_hub`).
     """
     directory = resolve_model_directory(directory, revision)
     config_path = directory / CONFIG_NAME
@@ -190,14 +217,13 @@ def from_pretrained(
 def resolve_model_directory(name: str | Path, revision: str | None = None) -> Path:
     """The local model directory `name` stands for: an existing directory (a local one always wins), or a
     Hub repository id's copy in the Hugging Face cache."""
-    directory = model_directory(name)
-    if directory.is_dir():
+    if Path(name).exists():
         if revision is not None:
-            raise ValueError(f"{directory} is a local directory: revision={revision!r} applies to Hub repositories only")
-        return directory
+            raise ValueError(f"{name} is a local directory: revision={revision!r} applies to Hub repositories only")
+        return locate_model(name).model_dir
     if hf_hub.is_repo_id(name):
         return hf_hub.download_model_directory(str(name), revision, files=(CONFIG_NAME, WEIGHTS_NAME))
-    raise ValueError(f"{directory} is not a model directory (no such directory)")
+    return locate_model(name).model_dir  # names what is missing
 
 
 def read_model_config(path: str | Path) -> tuple[GoogLeNetConfig, ModelMetadata]:
