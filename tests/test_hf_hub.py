@@ -104,7 +104,7 @@ def test_without_huggingface_hub_the_error_says_what_to_install(hf_cache, monkey
 @pytest.mark.parametrize("name", ["no/such/place", "./someone/missing", "missing"])
 def test_neither_a_directory_nor_a_repo_id_keeps_the_local_error(hf_cache, name):
     assert not is_repo_id(name)
-    with pytest.raises(ValueError, match=r"is not a model directory \(no such directory\)"):
+    with pytest.raises(FileNotFoundError, match=r"does not exist: give a model directory or a training run directory"):
         from_pretrained(name)
 
 
