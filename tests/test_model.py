@@ -256,29 +256,77 @@ def test_measuring_the_smallest_input_leaves_the_callers_random_stream_alone():
     torch.testing.assert_close(torch.rand(3), expected)
 
 
-def _expected_weight_std(module: nn.Module, scheme: str) -> float:
-    receptive = module.weight[0, 0].numel()
-    fan_in, fan_out = module.weight.shape[1] * receptive, module.weight.shape[0] * receptive
-    if scheme == "torchvision":
-        return 0.01
-    if scheme == "xavier":
-        return (2.0 / (fan_in + fan_out)) ** 0.5
-    return (2.0 / fan_out) ** 0.5 if isinstance(module, nn.Conv2d) else 0.01
+def fan_in(weight: torch.Tensor) -> int:
+    return weight[0].numel()  # input channels x kernel area (a linear layer's in_features)
 
 
-@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
-def test_every_layer_is_initialised_by_the_flavours_scheme(flavour):
-    """Construction skips torch's own Conv2d/Linear initialisation because the flavour's scheme overwrites
-    it: every weight must then have the scheme's spread and every bias its constant, not leftover memory."""
+def fan_out(weight: torch.Tensor) -> int:
+    return weight.shape[0] * weight[0, 0].numel()  # output channels x kernel area
+
+
+def check_paper_init(name: str, module: nn.Module) -> None:
+    """BVLC GoogLeNet's train_val.prototxt gives every convolution and inner product `weight_filler { type:
+    "xavier" }`: Caffe's XavierFiller with its default variance_norm FAN_IN, U(-a, a) with a = sqrt(3 / fan_in),
+    so std sqrt(1 / fan_in). Its bias_filler is the constant 0.2 for every convolution and for the aux heads'
+    1024-unit layers (loss1/fc, loss2/fc, each before a ReLU), 0 for the three classifiers."""
+    weight = module.weight.detach()
+    bound = (3.0 / fan_in(weight)) ** 0.5
+    assert weight.abs().max().item() <= bound * (1 + 1e-6), name
+    if weight.numel() >= 10_000:
+        assert weight.std().item() == pytest.approx((1.0 / fan_in(weight)) ** 0.5, rel=0.05), name
+    hidden = isinstance(module, nn.Conv2d) or name.endswith("fc1")
+    assert torch.equal(module.bias.detach(), torch.full_like(module.bias, 0.2 if hidden else 0.0)), name
+
+
+def check_bn_init(name: str, module: nn.Module) -> None:
+    """He et al. 2015 for the convolutions, in torchvision's ResNet/VGG form: normal, std sqrt(2 / fan_out)
+    (kaiming_normal_(mode="fan_out", nonlinearity="relu")), no bias (BatchNorm follows); linear layers
+    N(0, 0.01) with bias 0, as torchvision's VGG."""
+    weight = module.weight.detach()
+    expected = (2.0 / fan_out(weight)) ** 0.5 if isinstance(module, nn.Conv2d) else 0.01
+    if weight.numel() >= 10_000:
+        assert weight.std().item() == pytest.approx(expected, rel=0.05), name
+        assert weight.mean().abs().item() <= 0.05 * expected, name
+    if isinstance(module, nn.Conv2d):
+        assert module.bias is None, name
+    else:
+        assert torch.equal(module.bias.detach(), torch.zeros_like(module.bias)), name
+
+
+@pytest.mark.parametrize("flavour", ["paper", "bn"])
+def test_every_layer_starts_as_the_flavours_source_initialises_it(flavour):
+    """Expectations from the sources, written here (not the formulas googlenet's code uses). Construction
+    skips torch's own Conv2d/Linear initialisation, so a layer the scheme missed would show leftover memory."""
     model = googlenet(flavour, num_classes=10)
-    scheme = model.flavour.init
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            weight = module.weight.detach()
-            assert torch.isfinite(weight).all(), name
-            if weight.numel() >= 10_000:
-                assert weight.std().item() == pytest.approx(_expected_weight_std(module, scheme), rel=0.1), name
-            if module.bias is not None:
-                assert torch.unique(module.bias.detach()).numel() == 1, name
-    # Layers built afterwards get torch's default again.
+    check = {"paper": check_paper_init, "bn": check_bn_init}[flavour]
+    layers = [(name, module) for name, module in model.named_modules() if isinstance(module, (nn.Conv2d, nn.Linear))]
+    assert len(layers) == 57 + 2 * 3 + 1  # 57 convolutions, the two aux heads' conv, fc1 and fc2, the classifier
+    for name, module in layers:
+        assert torch.isfinite(module.weight).all(), name
+        check(name, module)
+
+
+def test_the_torchvision_flavour_starts_as_torchvisions_googlenet_does():
+    """torchvision's own network, built with its initialisation and measured, is the reference: weights
+    truncated normal std 0.01, BatchNorm (1, 0), and nn.Linear's own bias initialisation left in place."""
+    import torchvision
+
+    reference = torchvision.models.googlenet(weights=None, num_classes=10, aux_logits=True, init_weights=True)
+    expected = dict(reference.named_parameters())
+    model = googlenet("torchvision", num_classes=10)
+    compared = 0
+    for name, parameter in model.named_parameters():
+        want, got = expected[name].detach(), parameter.detach()
+        assert got.shape == want.shape, name
+        if want.numel() >= 1_000:
+            assert got.std().item() == pytest.approx(want.std().item(), rel=0.1, abs=1e-6), name
+            assert got.abs().max().item() <= 1.5 * want.abs().max().item() + 1e-6, name
+            compared += 1
+        elif want.std() == 0:  # BatchNorm's constants
+            assert torch.equal(got, want), name
+    assert compared >= 60
+
+
+def test_layers_built_afterwards_get_torchs_default_initialisation_again():
+    googlenet("bn", num_classes=10)
     assert "reset_parameters" not in vars(nn.Conv2d) and nn.Conv2d(8, 8, 3).weight.abs().sum() > 0
