@@ -7,6 +7,7 @@ import gzip
 import os
 import shutil
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,23 @@ def save_image(path: Path, mode: str = "RGB", size=(40, 30), seed: int = 0, **sa
     pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
     Image.fromarray(pixels).convert(mode).save(path, **save_options)
     return path
+
+
+def damage_png_pixels(path: Path) -> Path:
+    """Damage a PNG's compressed pixel data (8 bytes in the middle of its first IDAT chunk) and recompute the
+    chunk's checksum: the file passes every header and checksum test and fails only when decoded."""
+    data = bytearray(path.read_bytes())
+    at = 8  # after the signature: chunks of (length, type, data, CRC of type + data)
+    while at < len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        if data[at + 4:at + 8] == b"IDAT":
+            start = at + 8
+            data[start + length // 2:start + length // 2 + 8] = b"\xff" * 8
+            data[start + length:start + length + 4] = zlib.crc32(data[at + 4:start + length]).to_bytes(4, "big")
+            path.write_bytes(bytes(data))
+            return path
+        at += 12 + length
+    raise ValueError(f"{path} has no IDAT chunk")
 
 
 def image_tree(root: Path, classes=("cat", "dog"), per_class: int = 5, size=(40, 30), mode: str = "RGB") -> None:

@@ -5,8 +5,9 @@ import importlib.util
 import pytest
 import torch
 
-from helpers import cpu_flags, real_scale_googlenet
+from helpers import cpu_flags, damage_png_pixels, image_tree, real_scale_googlenet, save_image
 from googlenet import googlenet
+from googlenet.data.images import load_image
 from googlenet.data.in_memory import InMemoryImageDataset
 from googlenet.data.splits import DataSplits
 from googlenet.data.preprocessing import Preprocessing
@@ -180,6 +181,24 @@ def test_calibration_images_are_training_images_with_the_evaluation_preprocessin
     assert calibration_images(data, count=500).shape[0] == 50  # at most the whole training split
     with pytest.raises(ValueError, match="at least 1"):
         calibration_images(data, count=0)
+
+
+def test_calibration_leaves_out_and_names_an_image_that_passes_the_check_but_cannot_be_decoded(tmp_path):
+    from googlenet.data.load import load_data
+    from googlenet.data.splits import SkippedImagesWarning
+    from googlenet.inference.quantize import calibration_images
+
+    image_tree(tmp_path / "images", per_class=3, size=(24, 24))
+    damaged = damage_png_pixels(save_image(tmp_path / "images" / "dog" / "damaged.png", size=(24, 24), seed=9))
+    data = load_data(tmp_path / "images", val_fraction=0, input_size=24)
+    assert data.unreadable == {"train": []}  # it passes the up-front check
+    with pytest.warns(SkippedImagesWarning, match=rf"leaves out 1 unreadable image\(s\): {damaged} \(cannot decode"):
+        images = calibration_images(data, count=100)
+    assert images.shape == (6, 3, 24, 24)  # the 6 readable ones
+    readable = [path for path, _ in data.train.samples if path != str(damaged)]
+    transform = eval_preset(data.preprocessing)
+    expected = torch.stack([transform(load_image(path)) for path in readable])
+    assert all((expected == image).flatten(1).all(1).any() for image in images)
 
 
 @pytest.mark.slow

@@ -30,6 +30,7 @@ import importlib.util
 import logging
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -234,7 +235,9 @@ def calibration_images(data: Any, count: int = CALIBRATION_IMAGES, seed: int = 0
     measured on the images the ranges were fitted to. They go through the evaluation preprocessing, not the
     training augmentation: the ranges are those of the images the quantized model will be given.
     """
+    from googlenet.data.images import UnreadableImage
     from googlenet.data.in_memory import InMemoryImageDataset
+    from googlenet.data.splits import SkippedImagesWarning
     from googlenet.data.transforms import eval_preset
 
     if count < 1:
@@ -249,4 +252,14 @@ def calibration_images(data: Any, count: int = CALIBRATION_IMAGES, seed: int = 0
         chosen = train.subset(indices, transform)
     else:
         raise TypeError(f"cannot take calibration images from a {type(train).__name__}; pass image batches")
-    return torch.stack([chosen[index][0] for index in range(len(chosen))])
+    images, unreadable = [], []
+    for index in range(len(chosen)):
+        image = chosen[index][0]
+        (unreadable if isinstance(image, UnreadableImage) else images).append(image)
+    if unreadable:  # passed the up-front check, fails to decode: left out and named, as training does
+        names = "; ".join(f"{image.path} ({image.reason})" for image in unreadable)
+        warnings.warn(f"calibration leaves out {len(unreadable)} unreadable image(s): {names}", SkippedImagesWarning,
+                      stacklevel=2)
+    if not images:
+        raise ValueError(f"none of the {len(chosen)} calibration images chosen from {data.name} can be decoded")
+    return torch.stack(images)
