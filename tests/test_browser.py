@@ -192,3 +192,23 @@ def test_a_text_file_shows_an_error_on_the_page(page, artefacts, tmp_path):
     assert page.locator("#classes .class-row").count() == 0  # no earlier image's classes beside the error
     assert page.get_attribute("#heatmap", "data-drawn") is None
     page.screenshot(path=str(artefacts / "serve-page-error.png"))
+
+
+def test_a_colour_photo_shows_predicts_warning_on_the_page(page, run_dir, artefacts, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(7).integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(photo)
+    predicted = googlenet_command("predict", str(run_dir), str(photo), "--json")
+    assert predicted.returncode == 0, predicted.stderr
+    expected = json.loads(predicted.stdout)["warnings"]
+    assert any("colour -> grayscale" in message for message in expected), expected
+
+    page.set_input_files("#file-input", str(photo))
+    page.wait_for_selector("#fit-warnings:not([hidden])")
+    shown = page.inner_text("#fit-warnings")
+    for message in expected:  # predict names the path; the page the file's name
+        assert message.replace(str(photo), "photo.jpg") in shown, (message, shown)
+    page.screenshot(path=str(artefacts / "serve-page-warning.png"))
+    fitting = tmp_path / "fashion-mnist-test-1.png"  # an image like the model's own: the warning goes
+    Image.fromarray(fashion_mnist_test_image(1)).save(fitting)
+    page.set_input_files("#file-input", str(fitting))
+    page.wait_for_selector("#fit-warnings[hidden]", state="attached")

@@ -158,3 +158,28 @@ def test_explain_command_writes_the_png_and_the_numbers(model, tmp_path, capsys)
     assert code == 2
     assert error.startswith("googlenet explain: error: ") and "not a readable image" in error
     assert "Traceback" not in error
+
+
+def test_explain_warns_as_predict_does_about_a_colour_photo_for_a_grayscale_model(model, tmp_path, capsys,
+                                                                                    monkeypatch):
+    from googlenet.cli import main
+    from googlenet.evaluation.input_fit import InputFitWarning
+    from googlenet.evaluation.predict import predict
+
+    model.save_pretrained(tmp_path / "model")
+    pixels = np.random.default_rng(7).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg")
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(InputFitWarning):
+        expected = predict(model, ["photo.jpg"]).warnings
+    with pytest.warns(InputFitWarning) as record:
+        explained = explain(model, "photo.jpg")
+    assert explained.warnings == expected and len(expected) == 2
+    assert record[0].filename == __file__  # the caller's line
+
+    code = main(["explain", "model", "photo.jpg", "--output", "out.png", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert json.loads(captured.out)["warnings"] == expected
+    assert [line for line in captured.err.splitlines() if line] == [
+        f"googlenet explain: warning: {message}" for message in expected]

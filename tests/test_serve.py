@@ -384,3 +384,52 @@ def test_serve_command_refuses_bad_input_in_one_line(model, tmp_path, capsys, ar
     assert main(["serve", *given]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("googlenet serve: error: ") and message in error and "\n" not in error
+
+
+def test_other_libraries_log_lines_are_not_printed_under_the_servers_name(capsys):
+    import logging
+
+    from googlenet.serving.command import configure_logging
+
+    root, own = logging.getLogger(), logging.getLogger("googlenet")
+    levels = root.level, own.level
+    handlers = configure_logging("info")
+    try:
+        logging.getLogger("googlenet.serve").info("ready: tiny")
+        logging.getLogger("onnxscript.optimizer").info("No unused functions to remove")
+        logging.getLogger("matplotlib.font_manager").info("generated new fontManager")
+        logging.getLogger("onnxscript.optimizer").warning("a real problem")
+    finally:
+        for handler in handlers:
+            root.removeHandler(handler)
+        root.setLevel(levels[0])
+        own.setLevel(levels[1])
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["googlenet serve: ready: tiny", "onnxscript.optimizer: WARNING: a real problem"]
+
+
+def colour_jpeg(size=(320, 240)) -> bytes:
+    pixels = np.random.default_rng(7).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_a_colour_photo_for_a_grayscale_model_gets_predicts_warnings(client, model, tmp_path, monkeypatch):
+    from googlenet.evaluation.input_fit import InputFitWarning
+    from googlenet.evaluation.predict import predict
+
+    data = colour_jpeg()
+    (tmp_path / "photo.jpg").write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(InputFitWarning):
+        expected = predict(model, ["photo.jpg"]).warnings  # what googlenet predict says of the same file
+    assert len(expected) == 2 and "colour -> grayscale" in expected[0] and "shrunk 7.5x" in expected[1]
+    predicted = client.post("/v1/predict", **upload(data, "photo.jpg", "image/jpeg"))
+    assert predicted.status_code == 200, predicted.text
+    assert predicted.json()["predictions"][0]["warnings"] == expected
+    explained = client.post("/v1/explain", **upload(data, "photo.jpg", "image/jpeg"))
+    assert explained.status_code == 200, explained.text
+    assert explained.json()["warnings"] == expected
+    fitting = client.post("/v1/predict", **upload(png(1)))
+    assert fitting.json()["predictions"][0]["warnings"] == []

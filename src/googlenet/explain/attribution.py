@@ -69,6 +69,7 @@ class Explanation:
     modules: list[ModuleShares]
     map_sizes: dict[str, tuple[int, int]]  # every Inception module's map at this input size
     view: np.ndarray  # [S, S, 3] uint8: the image as the model read it
+    warnings: list[str] = field(default_factory=list)  # as googlenet predict says them: converted or resized to fit
 
     def to_dict(self, maps: bool = False) -> dict[str, Any]:
         """The numbers as JSON-ready values; `maps` adds the activation maps and the upsampled heatmap."""
@@ -94,6 +95,7 @@ class Explanation:
             **({"gradcam_upsampled": _rounded(self.gradcam_upsampled)} if maps else {}),
             "map_sizes": {name: list(size) for name, size in self.map_sizes.items()},
             "modules": modules,
+            "warnings": list(self.warnings),
         }
 
 
@@ -179,6 +181,7 @@ def explain(
     """
     model = as_model(model).eval()
     prepared = model_input(model, image)
+    found = prepared.notes.warn() if prepared.notes is not None else []
     batch = prepared.batch.to(next(model.parameters()).device)
     stages = dict(inception_stages(model))
     sizes = stage_map_sizes(model, batch.shape[-1])
@@ -199,7 +202,7 @@ def explain(
     return Explanation(
         class_index=target, class_name=names[target], probability=float(probabilities[target]), top_k=top,
         gradcam_layer=layer, gradcam=cam, gradcam_upsampled=upsampled, modules=modules, map_sizes=sizes,
-        view=prepared.view,
+        view=prepared.view, warnings=found,
     )
 
 

@@ -22,6 +22,7 @@ ImageLike = str | os.PathLike | bytes | Image.Image | Tensor
 class ModelInput:
     batch: Tensor  # [1, C, S, S]: normalised, as the model reads it
     view: np.ndarray  # [S, S, 3] uint8: the same pixels before normalisation (grayscale repeated to RGB)
+    notes: Any = None  # googlenet.evaluation.input_fit.InputFitNotes: converted or resized to fit the model
 
 
 def as_model(model: GoogLeNet | str | os.PathLike) -> GoogLeNet:
@@ -41,25 +42,28 @@ def model_input(model: Any, image: ImageLike) -> ModelInput:
 
     The one open-and-convert of `googlenet.data.images` decodes files; a file that is not a readable
     image raises a ValueError naming it."""
-    from googlenet.data.images import load_image, to_model_channels
+    from googlenet.data.images import read_image, to_model_channels
     from googlenet.data.preprocessing import Preprocessing
     from googlenet.data.transforms import eval_preset
+    from googlenet.evaluation.input_fit import InputFitNotes
 
     preprocessing = model.preprocessing or Preprocessing()
     if isinstance(image, Tensor):
         if image.dim() != 3 or image.shape[0] != model.in_chans:
             raise ValueError(f"a preprocessed image must be [{model.in_chans}, H, W], got {tuple(image.shape)}")
         return ModelInput(image.unsqueeze(0), view_of(image, preprocessing.mean, preprocessing.std))
+    shown = "the image" if isinstance(image, (bytes, Image.Image)) else str(image)
     if isinstance(image, Image.Image):
-        picture = to_model_channels(image, model.in_chans)
+        picture = image
     else:
         try:
-            picture = load_image(image, model.in_chans)
+            picture = read_image(image)
         except (OSError, SyntaxError, ValueError) as error:  # PIL's errors for damaged or foreign files
-            shown = "the image" if isinstance(image, bytes) else str(image)
             raise ValueError(f"{shown} is not a readable image ({error})") from None
-    batch = eval_preset(preprocessing)(picture).unsqueeze(0)
-    return ModelInput(batch, view_of(batch[0], preprocessing.mean, preprocessing.std))
+    notes = InputFitNotes(preprocessing, model.in_chans)
+    notes.note(shown, picture.mode, picture.size)
+    batch = eval_preset(preprocessing)(to_model_channels(picture, model.in_chans)).unsqueeze(0)
+    return ModelInput(batch, view_of(batch[0], preprocessing.mean, preprocessing.std), notes)
 
 
 def view_of(image: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:

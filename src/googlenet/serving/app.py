@@ -112,30 +112,32 @@ async def _images(request: Request, service: ModelService) -> tuple[Any, list[An
     _ready(service)
     parsed = await parse_request(request, service.options.max_images)
     options = service.options
-    tensors = await run_in_threadpool(lambda: [
-        decode_image(upload, service.model.in_chans, service.transform, options.max_pixels)
+    decoded = await run_in_threadpool(lambda: [
+        decode_image(upload, service.model.in_chans, service.preprocessing, service.transform,
+                     options.max_pixels)
         for upload in parsed.images])
-    return parsed, tensors
+    return parsed, decoded
 
 
 def _add_api_routes(app: FastAPI, service: ModelService) -> None:
     @app.post("/v1/predict")
     async def predict(request: Request) -> dict[str, Any]:
         started = time.perf_counter()
-        parsed, tensors = await _images(request, service)
+        parsed, decoded = await _images(request, service)
         top_k = whole_number(parsed.fields, "top_k", min(5, service.model.num_classes), 1, service.model.num_classes)
-        answers = await service.classify(tensors, top_k)
+        answers = await service.classify([image.tensor for image in decoded], top_k)
         return {
             "model": service.name, "backend": getattr(service.fast, "backend", None),
-            "predictions": [{"image": upload.name, "top_k": top} for upload, top in zip(parsed.images, answers)],
+            "predictions": [{"image": upload.name, "top_k": top, "warnings": image.warnings}
+                            for upload, image, top in zip(parsed.images, decoded, answers)],
             "time_ms": round((time.perf_counter() - started) * 1000, 2),
         }
 
     @app.post("/v1/explain")
     async def explain(request: Request) -> dict[str, Any]:
-        parsed, tensors = await _images(request, service)
-        if len(tensors) != 1:
-            raise RequestProblem(422, f"explain takes one image, got {len(tensors)}")
+        parsed, decoded = await _images(request, service)
+        if len(decoded) != 1:
+            raise RequestProblem(422, f"explain takes one image, got {len(decoded)}")
         class_index = None
         if parsed.fields.get("class") not in (None, ""):
             chosen = parsed.fields["class"]
@@ -145,7 +147,8 @@ def _add_api_routes(app: FastAPI, service: ModelService) -> None:
             class_index = service.class_names.index(chosen)
         layer = parsed.fields.get("layer") or None
         try:
-            return await run_in_threadpool(service.explain, tensors[0], class_index, layer)
+            answer = await run_in_threadpool(service.explain, decoded[0].tensor, class_index, layer)
+            return {**answer, "warnings": decoded[0].warnings}
         except ValueError as error:  # an unknown layer, named with the choices
             raise RequestProblem(422, str(error)) from None
 

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     source = find_model(args.model)
     model = from_pretrained(source.model_dir)
     app = create_app(model, name=model_name(source.model_dir, source.run_dir), options=options, source=source)
-    logging.basicConfig(level=args.log_level.upper(), format="googlenet serve: %(message)s", stream=sys.stderr)
+    configure_logging(args.log_level)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             timeout_graceful_shutdown=GRACEFUL_SECONDS, access_log=False)
     server = uvicorn.Server(config)
@@ -67,3 +67,28 @@ def run(args: argparse.Namespace) -> int:
           "GET /health says when it is ready", file=sys.stderr, flush=True)
     server.run()
     return 0
+
+
+def _own(record: logging.LogRecord) -> bool:
+    return record.name == "googlenet" or record.name.startswith("googlenet.")
+
+
+def configure_logging(level: str) -> list[logging.Handler]:
+    """The server's log on stderr: googlenet's own records as "googlenet serve: ..." at `level`; other
+    libraries' records (onnxscript's "No unused functions to remove", matplotlib's font cache, ...) under
+    their own name, and only their warnings and errors unless `level` is debug. uvicorn logs through its
+    own handlers. Returns the two handlers added to the root logger."""
+    debug = level.lower() == "debug"
+    own = logging.StreamHandler(sys.stderr)
+    own.setFormatter(logging.Formatter("googlenet serve: %(message)s"))
+    own.addFilter(_own)
+    others = logging.StreamHandler(sys.stderr)
+    others.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    others.addFilter(lambda record: not _own(record))
+    others.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(own)
+    root.addHandler(others)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.getLogger("googlenet").setLevel(level.upper())
+    return [own, others]

@@ -117,12 +117,21 @@ def whole_number(fields: dict[str, str], name: str, default: int, low: int, high
     return value
 
 
-def decode_image(upload: ImageUpload, in_chans: int, transform: Callable[[Any], Tensor], max_pixels: int) -> Tensor:
-    """One uploaded file as the model's input [C, S, S], through the one open-and-convert of googlenet.data.
+@dataclass
+class DecodedImage:
+    tensor: Tensor  # the model's input [C, S, S]
+    warnings: list[str]  # what `googlenet predict` would say of this image alone: converted or resized to fit
+
+
+def decode_image(upload: ImageUpload, in_chans: int, preprocessing: Any, transform: Callable[[Any], Tensor],
+                 max_pixels: int) -> DecodedImage:
+    """One uploaded file as the model's input, through the one open-and-convert of googlenet.data, with
+    the input-fit warnings of googlenet.evaluation.input_fit (the words `googlenet predict` uses).
 
     Its header is read first, so an image over `max_pixels` (a decompression bomb) is refused before it
     is decoded."""
-    from googlenet.data.images import load_image
+    from googlenet.data.images import read_image, to_model_channels
+    from googlenet.evaluation.input_fit import InputFitNotes
 
     name, data = upload.name, upload.data
     if not data:
@@ -143,7 +152,9 @@ def decode_image(upload: ImageUpload, in_chans: int, transform: Callable[[Any], 
             raise RequestProblem(413, f"{name}: {width}x{height} = {width * height:,} pixels, over the limit of "
                                  f"{max_pixels:,} (a decompression bomb?)")
         try:
-            picture = load_image(data, in_chans)
+            picture = read_image(data)
         except Exception as error:
             raise RequestProblem(422, f"{name}: truncated or damaged image ({error})") from None
-    return transform(picture)
+    notes = InputFitNotes(preprocessing, in_chans)
+    notes.note(name, picture.mode, picture.size)
+    return DecodedImage(transform(to_model_channels(picture, in_chans)), notes.messages())

@@ -106,6 +106,7 @@ function aboutFile(file, message) {
 function clearResults() {
   state.explained = null;
   $("#classes").replaceChildren(element("p", { class: "empty" }, "No image yet."));
+  showFitWarnings([]);
   $("#predict-time").textContent = "";
   $("#explain-time").textContent = "";
   const canvas = $("#heatmap");
@@ -148,8 +149,16 @@ async function predict() {
     return row;
   });
   $("#classes").replaceChildren(...rows);
+  showFitWarnings(answer.predictions[0].warnings || []);
   $("#explain-class").value = top[0].class_name;
   $("#predict-time").textContent = `${answer.time_ms} ms on the ${answer.backend} backend`;
+}
+
+// The server's input-fit warnings (the words of googlenet predict): an image converted or resized to fit.
+function showFitWarnings(messages) {
+  const box = $("#fit-warnings");
+  box.replaceChildren(...messages.map((message) => element("p", {}, `Warning: ${message}`)));
+  box.hidden = messages.length === 0;
 }
 
 // --- Grad-CAM and the modules --------------------------------------------------------------------
