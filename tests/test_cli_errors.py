@@ -65,11 +65,13 @@ def test_a_missing_model_directory_names_the_command_and_its_help(capsys, tmp_pa
 def test_the_other_error_paths_are_one_line_too(capsys, tmp_path, run_dir, photo, monkeypatch):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image")
+    gray = tmp_path / "gray.png"  # fits the grayscale model: no warning line before the error
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(gray)
     monkeypatch.chdir(tmp_path)  # train's default output directory
     cases = [
         ("explain", [str(run_dir), str(broken)], "broken.png"),
         ("explain", [str(run_dir), str(tmp_path / "missing.png")], "missing.png"),
-        ("explain", [str(run_dir), str(photo), "--class", "Giraffe"], "Giraffe"),
+        ("explain", [str(run_dir), str(gray), "--class", "Giraffe"], "Giraffe"),
         ("predict", [str(run_dir), str(photo), "--top-k", "50"], "--top-k must be from 1 to 10"),
         ("predict", [str(run_dir), str(photo), "--top-k", "many"], "invalid int value"),
         ("train", ["--data", str(tmp_path / "no-such-folder")], "no-such-folder"),
