@@ -1,5 +1,6 @@
 import os
 import sys
+import warnings
 
 import pytest
 
@@ -26,6 +27,29 @@ def _deterministic():
     import torch
 
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def torchvision_release_cached(tmp_path, monkeypatch):
+    """$TORCH_HOME in tmp_path, holding torchvision's ImageNet file name with random weights at a real scale
+    (torchvision's layout, aux heads included); downloading fails the test. The file's SHA-256 is not the
+    published one: a test that wants it taken for the release patches googlenet.weights.imagenet.HASH_PREFIX."""
+    import torch
+    import torchvision
+
+    from helpers import give_real_scale
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("no download when cached"))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        release = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
+    give_real_scale(release)
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / "googlenet-1378be20.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(release.state_dict(), cached)
+    return cached
 
 
 @pytest.hookimpl(trylast=True)

@@ -71,7 +71,7 @@ def test_a_repo_id_loads_from_the_offline_cache(hf_cache, saved):
     # A branch or tag, a commit, and the model class's own from_pretrained.
     assert same_weights(from_pretrained("someone/googlenet-tiny", revision="v2"), second)
     assert same_weights(from_pretrained("someone/googlenet-tiny", revision=OTHER_COMMIT), second)
-    assert same_weights(googlenet.GoogLeNet.from_pretrained("someone/googlenet-tiny"), first)
+    assert same_weights(googlenet.from_pretrained("someone/googlenet-tiny"), first)  # the package's own name
 
 
 def test_a_local_directory_wins_over_a_repo_of_the_same_name(hf_cache, saved, tmp_path, monkeypatch):

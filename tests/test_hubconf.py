@@ -11,7 +11,7 @@ import pytest
 import torch
 import torchvision
 
-from helpers import give_real_scale, real_scale_googlenet
+from helpers import real_scale_googlenet
 from googlenet.weights import imagenet
 from googlenet.weights.model_dir import save_pretrained
 
@@ -55,26 +55,11 @@ def test_googlenet_without_weights_is_torchvisions_network():
     assert {key: value.shape for key, value in ours.state_dict().items()} == want
 
 
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch):
-    """$TORCH_HOME in tmp_path, holding torchvision's ImageNet file name with random weights at a real scale
-    (torchvision's layout, aux heads included); downloading fails the test."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("no download when cached"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        release = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
-    give_real_scale(release)
-    cached = tmp_path / "torch" / "hub" / "checkpoints" / "googlenet-1378be20.pth"
-    cached.parent.mkdir(parents=True)
-    torch.save(release.state_dict(), cached)
-    return cached
-
-
-def test_imagenet_weights_from_the_torch_hub_cache_equal_torchvisions(torch_home, monkeypatch):
-    with pytest.raises(ValueError, match=rf"{torch_home} is not torchvision's googlenet-1378be20.pth"):
+def test_imagenet_weights_from_the_torch_hub_cache_equal_torchvisions(torchvision_release_cached, monkeypatch):
+    cached = torchvision_release_cached
+    with pytest.raises(ValueError, match=rf"{cached} is not torchvision's googlenet-1378be20.pth"):
         hub_load("googlenet", weights="IMAGENET1K_V1")  # the published hash is checked
-    monkeypatch.setattr(imagenet, "HASH_PREFIX", hashlib.sha256(torch_home.read_bytes()).hexdigest()[:8])
+    monkeypatch.setattr(imagenet, "HASH_PREFIX", hashlib.sha256(cached.read_bytes()).hexdigest()[:8])
 
     ours = hub_load("googlenet", weights="IMAGENET1K_V1")
     reference = torchvision.models.googlenet(weights=torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1)
@@ -86,10 +71,10 @@ def test_imagenet_weights_from_the_torch_hub_cache_equal_torchvisions(torch_home
     assert relative_difference(got, want) < 1e-5
     # torchvision's weights object and "DEFAULT" name the same file.
     again = hub_load("googlenet", weights=torchvision.models.GoogLeNet_Weights.DEFAULT, aux_logits=True)
-    assert torch.equal(again.aux1.fc1.weight, torch.load(torch_home, weights_only=True)["aux1.fc1.weight"])
+    assert torch.equal(again.aux1.fc1.weight, torch.load(cached, weights_only=True)["aux1.fc1.weight"])
 
 
-def test_imagenet_weights_refuse_another_class_count_and_other_weights(torch_home):
+def test_imagenet_weights_refuse_another_class_count_and_other_weights(torchvision_release_cached):
     with pytest.raises(ValueError, match=r"num_classes=10: torchvision's ImageNet weights have 1000 classes"):
         hub_load("googlenet", weights="IMAGENET1K_V1", num_classes=10)
     with pytest.raises(ValueError, match=r"weights='IMAGENET1K_V2'.*'from_pretrained' entry point"):

@@ -15,7 +15,7 @@ LAYERS = {
     "atomic_files": 0, "distributed": 0, "machine": 0, "lazy": 0,
     "models": 1,
     "data": 2,
-    "weights": 3,
+    "weights": 3, "timm_registry": 3,
     "evaluation": 4, "explain": 4,
     "training": 5,
     "inference": 6,

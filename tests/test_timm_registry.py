@@ -1,0 +1,79 @@
+"""googlenet.timm_registry: the three flavours through `timm.create_model`, timm's data config and transform
+for them, and pretrained=True from a prepared torch hub cache (no network)."""
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+import torchvision
+from PIL import Image
+from timm.data import create_transform, resolve_data_config
+
+import googlenet.timm_registry  # noqa: F401 - registers the models with timm
+from googlenet.data.transforms import eval_preset
+from googlenet.weights import imagenet
+
+NAMES = ["googlenet_bn", "googlenet_paper", "googlenet_torchvision"]
+IMAGE = Path(__file__).resolve().parents[1] / "docs" / "serve-page.png"  # a real picture, not noise
+
+
+def test_the_flavours_are_in_timms_registry():
+    assert timm.list_models("googlenet*") == NAMES
+    assert timm.list_models("googlenet*", pretrained=True) == ["googlenet_torchvision"]
+    assert timm.models.get_pretrained_cfg("googlenet_torchvision").url == imagenet.URL
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_create_model_takes_timms_arguments(name):
+    model = timm.create_model(name, pretrained=False, num_classes=5, in_chans=1, drop_rate=0.25)
+    config = model.config
+    assert (config.flavour, config.num_classes, config.in_chans, config.dropout) == (name[10:], 5, 1, 0.25)
+    # A timm model gives logits in training mode too: no aux heads unless asked for.
+    assert model.train()(torch.randn(2, 1, 64, 64)).shape == (2, 5)
+    assert timm.create_model(name, aux_logits=True).aux1 is not None
+
+
+def test_timms_data_config_and_transform_are_the_models_evaluation_transform():
+    model = timm.create_model("googlenet_bn", num_classes=3)
+    config = resolve_data_config(model=model)
+    assert config == {"input_size": (3, 224, 224), "interpolation": "bilinear", "mean": imagenet.PREPROCESSING.mean,
+                      "std": imagenet.PREPROCESSING.std, "crop_pct": 0.875, "crop_mode": "center"}
+    image = Image.open(IMAGE).convert("RGB")
+    # The same pixels (PIL resizes in both); timm's ToTensor divides by 255 where ours multiplies by 1/255.
+    torch.testing.assert_close(create_transform(**config)(image), eval_preset(imagenet.PREPROCESSING)(image),
+                               rtol=0, atol=1e-6)
+    gray = resolve_data_config(model=timm.create_model("googlenet_bn", num_classes=3, in_chans=1))
+    assert gray["input_size"] == (1, 224, 224) and gray["mean"] == (0.449,) and gray["std"] == (0.226,)
+
+
+def test_what_googlenet_has_not_is_refused():
+    with pytest.raises(ValueError, match=r"drop_path_rate: GoogLeNet has no stochastic depth"):
+        timm.create_model("googlenet_bn", drop_path_rate=0.1)
+    with pytest.raises(ValueError, match=r"global_pool='max': GoogLeNet pools by average only"):
+        timm.create_model("googlenet_bn", global_pool="max")
+    with pytest.raises(ValueError, match=r"googlenet_paper has no published weights"):
+        timm.create_model("googlenet_paper", pretrained=True)
+
+
+@pytest.mark.slow  # three GoogLeNets built and loaded: ~6 s on 2 shared cores
+def test_pretrained_torchvision_is_torchvisions_imagenet_network(torchvision_release_cached, monkeypatch):
+    cached = torchvision_release_cached
+    monkeypatch.setattr(imagenet, "HASH_PREFIX", hashlib.sha256(cached.read_bytes()).hexdigest()[:8])
+    ours = timm.create_model("googlenet_torchvision", pretrained=True).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        reference = torchvision.models.googlenet(weights="IMAGENET1K_V1").eval()
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        got, want = ours(x), reference(x)
+    assert want.std() > 0.1 and ((got - want).norm() / want.norm()).item() < 1e-5
+    assert len(ours.class_names) == 1000 and resolve_data_config(model=ours)["crop_pct"] == 0.875
+
+    # Fine-tuning: a new classifier for other classes, the first convolution summed for gray input.
+    tuned = timm.create_model("googlenet_torchvision", pretrained=True, num_classes=10, in_chans=1)
+    assert tuned.fc.out_features == 10 and tuned.aux1 is None
+    torch.testing.assert_close(tuned.conv1.conv.weight, reference.conv1.conv.weight.sum(1, keepdim=True))
+    assert torch.equal(tuned.inception5b.branch1.conv.weight, reference.inception5b.branch1.conv.weight)
