@@ -126,12 +126,50 @@ def test_unreadable_files_are_skipped_with_one_warning(tmp_path):
     assert ".DS_Store" not in message and "checkpoint" not in message
     kept = [Path(path) for path, _ in splits.train.samples + splits.validation.samples]
     assert len(kept) == 8 and {path.stem for path in kept} == {"0", "1", "2", "3"}
-    assert {Path(path).name for path, _ in splits.unreadable["train"]} == {
-        "empty.jpg", "notes.txt", "text.png", "cut.jpg", "cut.png"}
+    filed = splits.unreadable["train"] + splits.unreadable["validation"]  # each under the split it fell in
+    assert sorted(Path(path).name for path, _ in filed) == sorted(
+        ["empty.jpg", "notes.txt", "text.png", "cut.jpg", "cut.png"])
 
     with pytest.raises(ValueError, match=r"found 5 file\(s\) in .* that are not readable images: .*empty.jpg \(empty "
                                          r"file\).*load without strict to skip them"):
         load_data(root, strict=True)
+
+
+def test_an_unreadable_file_of_a_carved_validation_split_is_filed_and_reported_there(tmp_path):
+    root = tmp_path / "set"
+    image_tree(root, per_class=6, size=(24, 24))
+    readable = load_data(root, val_fraction=0.5, seed=2)
+    validation_file = Path(readable.validation.samples[0][0])  # a file the seeded split holds out
+    validation_file.write_bytes(b"not an image any more")
+    with pytest.warns(SkippedImagesWarning):
+        damaged = load_data(root, val_fraction=0.5, seed=2)
+    assert damaged.unreadable == {"train": [], "validation": [(str(validation_file), "not an image")]}
+    # the split is drawn over every file: the damaged one moves no other file to the other split
+    assert damaged.train.samples == readable.train.samples
+    assert damaged.validation.samples == readable.validation.samples[1:]
+
+    from googlenet.evaluation.evaluate import evaluate
+    from googlenet.models.network import googlenet
+
+    model = googlenet("bn", num_classes=2, aux_logits=False).eval()
+    result = evaluate(model, damaged, split="validation")
+    assert result.skipped == [{"path": str(validation_file), "reason": "not an image"}]
+
+
+def test_a_class_whose_readable_images_all_fall_in_validation_is_refused(tmp_path):
+    root = tmp_path / "set"
+    image_tree(root, per_class=3, size=(24, 24))
+    for index in range(1, 3):
+        (root / "cat" / f"{index}{'.png' if index % 2 else '.jpg'}").write_bytes(b"")
+    seeds = []
+    for seed in range(20):  # a seed whose split holds out the one readable cat
+        with pytest.warns(SkippedImagesWarning):
+            try:
+                load_data(root, val_fraction=0.5, seed=seed)
+            except ValueError as error:
+                seeds.append((seed, str(error)))
+    assert seeds and all("readable images of cat all fall in the validation split" in message
+                         for _, message in seeds)
 
 
 def test_the_warning_names_the_first_five_and_counts_the_rest(tmp_path):

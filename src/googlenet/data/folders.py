@@ -37,6 +37,7 @@ class VerifiedImageFolder(datasets.DatasetFolder):
         super().__init__(str(root), loader=self._load, transform=transform, is_valid_file=self._is_visible,
                          allow_empty=True)
         found = inspect_images([path for path, _ in self.samples])
+        self.every_file = list(self.samples)  # (path, target), readable or not, in folder order
         self.rejected = [(path, found[path].problem) for path, _ in self.samples if found[path].problem]
         self.samples = [(path, target) for path, target in self.samples if found[path].problem is None]
         self.targets = [target for _, target in self.samples]
@@ -101,6 +102,10 @@ class FolderLayout:
             _check_no_empty_classes(part)
         self.folder = folder
         self.classes = list(self.train.classes)
+        # split name -> its files left out as unreadable; a carved validation split takes its own share
+        self.rejected_by_split = {name: part.rejected for name, part in
+                                  (("train", self.train), ("validation", self.val), ("test", self.test))
+                                  if part is not None}
         if len(self.classes) < 2:
             raise ValueError(
                 f"{source} holds one class folder ({self.classes[0]}): a classifier needs at least two classes, "
@@ -120,7 +125,7 @@ class FolderLayout:
             return everything, list(range(len(self.val))), f"the val/ folder: {len(self.val):,} images"
         if options.val_fraction == 0:
             return everything, [], f"none: val_fraction=0, training on all {len(self.train):,} images"
-        train, held_out = split_per_class(self.train.targets, options.val_fraction, options.seed)
+        train, held_out = self._carve(options)
         if not held_out:
             raise ValueError(
                 f"{self.folder}: val_fraction={options.val_fraction} holds out no image (every class has fewer "
@@ -129,6 +134,26 @@ class FolderLayout:
         where = "training images in " + str(self.train.root)
         return train, held_out, held_out_description(len(held_out), len(self.train), options.val_fraction,
                                                      options.seed, where)
+
+    def _carve(self, options: LoadOptions) -> tuple[list[int], list[int]]:
+        """(train, validation) indices of the readable files in `self.train`. The seeded split is drawn over
+        every file found, unreadable ones included, so that a damaged file moves no other file to the other
+        split, and each unreadable file is filed under the split it fell in (`rejected_by_split`)."""
+        every = self.train.every_file
+        train_all, held_all = split_per_class([target for _, target in every], options.val_fraction, options.seed)
+        readable = {path: index for index, (path, _) in enumerate(self.train.samples)}
+        problems = dict(self.train.rejected)
+        parts = []
+        for name, indices in (("train", train_all), ("validation", held_all)):
+            paths = [every[index][0] for index in indices]
+            parts.append([readable[path] for path in paths if path in readable])
+            self.rejected_by_split[name] = [(path, problems[path]) for path in paths if path in problems]
+        trained = {self.train.targets[index] for index in parts[0]}
+        if untrained := sorted(set(self.train.targets) - trained):
+            names = ", ".join(self.classes[target] for target in untrained)
+            raise ValueError(f"{self.folder}: with val_fraction={options.val_fraction} the readable images of "
+                             f"{names} all fall in the validation split; add images or give train/ and val/ folders")
+        return parts[0], parts[1]
 
     def image_sides(self) -> list[int]:
         return [min(info.size) for info in self.train.info.values()]
@@ -163,8 +188,7 @@ def load_image_folder(folder: Path, options: LoadOptions) -> DataSplits:
         validation_source=validation_source,
         decisions=decisions + choice.decisions,
         image_side=median_side(sides),
-        unreadable={name: part.rejected for name, part in (("train", layout.train), ("validation", layout.val),
-                                                           ("test", layout.test)) if part is not None},
+        unreadable=layout.rejected_by_split,
     )
 
 
