@@ -44,6 +44,7 @@ _LAZY: dict[str, str] = {
     "from_pretrained": "googlenet.weights.model_dir",
     "save_pretrained": "googlenet.weights.model_dir",
     "push_to_hub": "googlenet.weights.model_dir",
+    "transforms_for": "googlenet.weights.transforms",
     "import_torchvision": "googlenet.weights.model_dir",
     "load_checkpoint_file": "googlenet.weights.loading",
     "InferenceModel": "googlenet.inference.optimize",
