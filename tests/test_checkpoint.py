@@ -75,6 +75,20 @@ def test_a_checkpoint_restores_the_state_and_the_random_numbers_exactly(tmp_path
     assert fresh.selection == Selection(1, "ema", 40.0) and fresh.history == [{"epoch": 1, "validation_top1": 40.0}]
     assert fresh.ema.updates == 5 and fresh.ema.warmup
     assert fresh.totals.images == 25
+    # The tensors themselves: weights, BatchNorm statistics, SGD momentum buffers and the average.
+    saved = read_checkpoint(tmp_path / "checkpoint_last.pt")
+    fresh_model, fresh_ema = fresh.model.state_dict(), fresh.ema.state_dict()
+    unrestored = small_state(seed=1).model.state_dict()
+    assert any(not torch.equal(tensor, fresh_model[name]) for name, tensor in unrestored.items())
+    for name, tensor in saved["model"].items():
+        assert torch.equal(fresh_model[name], tensor), name
+    for name, tensor in saved["ema"].items():
+        assert torch.equal(fresh_ema[name], tensor), name
+    momenta = [fresh.optimizer.state[parameter]["momentum_buffer"]  # numbered in the groups' order
+               for group in fresh.optimizer.param_groups for parameter in group["params"]]
+    assert len(momenta) == len(saved["optimizer"]["state"]) and all(m.abs().sum() > 0 for m in momenta)
+    for index, momentum in enumerate(momenta):
+        assert torch.equal(momentum, saved["optimizer"]["state"][index]["momentum_buffer"]), index
 
 
 def test_each_rank_gets_its_own_random_state_back(monkeypatch):
