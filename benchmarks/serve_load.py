@@ -51,12 +51,12 @@ class LevelResult:
 def random_weight_model(directory: Path) -> Path:
     """A 224x224 bn GoogLeNet with random weights and 10 classes, saved as a model directory."""
     import googlenet
-    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import Preprocessing
 
     model = googlenet.googlenet("bn", num_classes=10, aux_logits=False).eval()
     model.class_names = [f"class{index}" for index in range(10)]
     model.preprocessing = Preprocessing(input_size=224, resize_size=256)
-    return model.save_pretrained(directory)
+    return googlenet.save_pretrained(model, directory)
 
 
 def model_directory_of(model: Path) -> Path:

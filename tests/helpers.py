@@ -38,11 +38,9 @@ def give_real_scale(model: nn.Module, seed: int = 0) -> nn.Module:
 def uninitialised_googlenet(flavour: str, **options) -> nn.Module:
     """googlenet(flavour, **options) with its weights left as torch.empty: for a network whose every weight
     is set next (loaded or scaled), so that no initialisation is computed to be thrown away."""
-    import googlenet
-    from googlenet.models.trunk import default_init_skipped
+    from googlenet.models import GoogLeNetConfig, uninitialised_googlenet
 
-    with default_init_skipped():
-        return googlenet.googlenet(flavour, init_weights=False, **options)
+    return uninitialised_googlenet(GoogLeNetConfig(flavour, **options))
 
 
 def real_scale_googlenet(flavour: str, *, seed: int = 0, **options) -> nn.Module:
@@ -123,7 +121,7 @@ def write_model_dir(
     seed: int = 0,
 ) -> nn.Module:
     """A model directory of a small random-weight (real-scale) bn GoogLeNet; returns the model loaded from it."""
-    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import Preprocessing
     from googlenet.weights.model_dir import from_pretrained, save_pretrained
 
     model = real_scale_googlenet("bn", num_classes=len(class_names), in_chans=in_chans, aux_logits=False,

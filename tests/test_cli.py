@@ -25,7 +25,7 @@ def saved_run(root: Path, epoch: int = 3, weights: str = "ema", classes: list[st
               in_chans: int = 1) -> Path:
     """A run directory as training leaves it: config.json (the TrainConfig) and model/ with evaluation.json;
     its data set is a tiny Fashion-MNIST in root/idx."""
-    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import Preprocessing
     from googlenet.weights.model_dir import save_pretrained
 
     run = root / "run"

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from googlenet.evaluation.tta import crop_function, crop_specs_144, crops_144, ten_crops
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 
 
 def test_144_crops_for_a_landscape_image():

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from googlenet.data import IMAGENET_MEAN, load_data
+from googlenet.data import load_data
 from googlenet.data.defaults import BOUNDED_CROP_SCALE, choose_preprocessing
-from googlenet.data.preprocessing import IMAGENET_GRAY_MEAN
 from googlenet.data.transforms import eval_preset
+from googlenet.models.preprocessing import IMAGENET_GRAY_MEAN, IMAGENET_MEAN
 from googlenet.data.splits import LoadOptions
 from helpers import image_tree, save_image
 

@@ -11,7 +11,6 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from googlenet.data import (
-    IMAGENET_MEAN,
     Batch,
     SkippedImagesWarning,
     UnreadableImage,
@@ -21,6 +20,7 @@ from googlenet.data import (
     load_image,
     split_per_class,
 )
+from googlenet.models.preprocessing import IMAGENET_MEAN
 from helpers import image_tree, save_image
 
 

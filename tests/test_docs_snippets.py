@@ -77,7 +77,7 @@ def _torchvision_checkpoint(path: Path) -> None:
 
 
 def _fashion_mnist_run(run: Path) -> None:
-    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import Preprocessing
     from googlenet.weights.model_dir import save_pretrained
 
     model = real_scale_googlenet("bn", num_classes=10, in_chans=1, aux_logits=False)
@@ -230,7 +230,7 @@ def test_the_onnx_runtime_snippet_matches_pytorch(sandbox, channels):
     """The snippet's own preprocessing (read from the ONNX metadata) gives the logits PyTorch gives on the
     library's preprocessing of the same image, for an RGB model and for a grayscale one."""
     from googlenet.data.images import to_model_channels
-    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import Preprocessing
     from googlenet.data.transforms import eval_preset
     from googlenet.weights.model_dir import from_pretrained, save_pretrained
 

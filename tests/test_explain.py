@@ -9,7 +9,7 @@ from helpers import give_real_scale
 from PIL import Image
 
 import googlenet
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 from googlenet.explain.attribution import default_gradcam_layer, explain, inception_stages, stage_map_sizes
 from googlenet.models.table import paper_table
 
@@ -139,7 +139,7 @@ def test_bad_choices_are_named(model):
 def test_explain_command_writes_the_png_and_the_numbers(model, tmp_path, capsys):
     from googlenet.cli import main
 
-    model.save_pretrained(tmp_path / "model")
+    googlenet.save_pretrained(model, tmp_path / "model")
     image(4).save(tmp_path / "shirt.png")
     output = tmp_path / "out" / "explain.png"
     code = main(["explain", str(tmp_path / "model"), str(tmp_path / "shirt.png"), "--class", "class7",

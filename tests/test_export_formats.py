@@ -12,7 +12,7 @@ from googlenet import googlenet
 from googlenet.cli import main
 from googlenet.weights.export import EXPORT_FORMATS, export, sidecar_path
 from googlenet.weights.model_dir import from_pretrained, save_pretrained
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 
 SIZE = 64
 TOLERANCE = 1e-4

@@ -153,7 +153,7 @@ def test_predict_command_on_a_fast_backend_gives_the_plain_answer(tmp_path, caps
 
     from googlenet import save_pretrained
     from googlenet.cli import main
-    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import Preprocessing
 
     Image.fromarray(torch.randint(0, 256, (48, 48, 3), dtype=torch.uint8).numpy()).save(tmp_path / "image.png")
     model = real_scale_model("torchvision")

@@ -68,7 +68,7 @@ def test_a_repo_id_loads_from_the_offline_cache(hf_cache, saved):
     loaded = from_pretrained("someone/googlenet-tiny")
     assert loaded.class_names == ["a", "b", "c"] and not loaded.training
     assert same_weights(loaded, first)
-    # A branch or tag, a commit, and the model class's own from_pretrained.
+    # A branch or tag, a commit, and the package's front door.
     assert same_weights(from_pretrained("someone/googlenet-tiny", revision="v2"), second)
     assert same_weights(from_pretrained("someone/googlenet-tiny", revision=OTHER_COMMIT), second)
     assert same_weights(googlenet.from_pretrained("someone/googlenet-tiny"), first)  # the package's own name

@@ -17,7 +17,7 @@ from googlenet import googlenet
 from googlenet.cli import main
 from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked
 from googlenet.weights.model_dir import from_pretrained, import_torchvision, save_pretrained
-from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 IMAGENET_CATEGORIES = torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"]
 
@@ -414,12 +414,12 @@ def test_import_torchvision_refuses_a_file_that_is_not_a_googlenet(tmp_path, cap
 # -- Hugging Face's spelling and the metadata record ----------------------------------------------------
 
 
-def test_the_model_class_saves_and_loads_as_hugging_face_spells_it(tmp_path, small_model_dir):
-    from googlenet import GoogLeNet
+def test_a_model_saves_and_loads_as_hugging_face_spells_it(tmp_path, small_model_dir):
+    from googlenet import from_pretrained, save_pretrained
 
     model, _ = small_model_dir(tmp_path)
-    directory = model.save_pretrained(tmp_path / "hf")
-    loaded = GoogLeNet.from_pretrained(directory)
+    directory = save_pretrained(model, tmp_path / "hf")
+    loaded = from_pretrained(directory)
     assert loaded.config == model.config and loaded.class_names == ["cat", "dog", "bird"]
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -427,12 +427,12 @@ def test_the_model_class_saves_and_loads_as_hugging_face_spells_it(tmp_path, sma
 
 
 def test_a_run_directory_loads_its_model_subdirectory(tmp_path, small_model_dir):
-    from googlenet import GoogLeNet
+    from googlenet import from_pretrained
 
     run = tmp_path / "run"
     model, _ = small_model_dir(run)  # run/model
     (run / "config.json").write_text(json.dumps({"epochs": 3, "flavour": "bn"}))  # a run's TrainConfig
-    loaded = GoogLeNet.from_pretrained(run)
+    loaded = from_pretrained(run)
     assert loaded.class_names == ["cat", "dog", "bird"] and loaded.preprocessing.input_size == 64
 
     early = tmp_path / "early-run"  # interrupted before its first epoch ended
@@ -440,11 +440,11 @@ def test_a_run_directory_loads_its_model_subdirectory(tmp_path, small_model_dir)
     (early / "config.json").write_text(json.dumps({"epochs": 3}))
     (early / "checkpoint_last.pt").write_bytes(b"")
     with pytest.raises(ValueError, match=f"{early} is a training run directory without a model yet"):
-        GoogLeNet.from_pretrained(early)
+        from_pretrained(early)
 
 
 def test_class_names_and_preprocessing_live_in_one_checked_record():
-    from googlenet.weights.metadata import ModelMetadata, attach_metadata
+    from googlenet.models.metadata import ModelMetadata, attach_metadata
 
     model = googlenet("bn", num_classes=3)
     assert model.metadata is None and model.class_names is None and model.preprocessing is None

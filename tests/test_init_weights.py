@@ -13,7 +13,7 @@ import torchvision
 
 from helpers import give_real_scale, real_scale_googlenet
 from googlenet import googlenet
-from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from googlenet.weights import imagenet
 from googlenet.weights.adapt import adapt_input_conv
 from googlenet.weights.init import load_initial_weights

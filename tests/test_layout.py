@@ -24,12 +24,8 @@ LAYERS = {
 }
 # Modules outside the layering: the package's front door and `python -m googlenet`.
 FACADES = {"__init__", "__main__"}
-# The upward imports we accept, each for a reason (function-level imports only).
-ALLOWED_UPWARD = {
-    # Hugging Face's spelling: GoogLeNet.from_pretrained / save_pretrained on the model class, which
-    # delegate to the weights layer that owns the file format.
-    ("models", "weights"),
-}
+# The upward imports we accept, each for a reason (function-level imports only). None today.
+ALLOWED_UPWARD: set[tuple[str, str]] = set()
 
 
 def _layer_of(module: str) -> str:

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from helpers import real_scale_googlenet
-from googlenet import FLAVOURS, GoogLeNet, GoogLeNetOutputs, googlenet
+from googlenet import FLAVOURS, GoogLeNet, GoogLeNetConfig, GoogLeNetOutputs, googlenet
+from googlenet.models import uninitialised_googlenet
 
 
 @pytest.mark.parametrize("flavour", sorted(FLAVOURS))
@@ -54,6 +55,40 @@ def test_reset_classifier_for_fine_tuning():
     assert model.get_classifier().out_features == 4 and model.aux1.fc2.out_features == 4
     assert model.config.num_classes == 4
     assert all(t.shape == (2, 4) for t in model.train()(torch.randn(2, 3, 64, 64)))
+
+
+def test_reset_classifier_keeps_the_heads_dtype_and_device():
+    model = googlenet("bn", num_classes=5).to(torch.bfloat16)
+    model.reset_classifier(3)
+    heads = [model.fc, model.aux1.fc2, model.aux2.fc2]
+    assert [(head.weight.dtype, head.weight.device.type) for head in heads] == [(torch.bfloat16, "cpu")] * 3
+    assert model.eval()(torch.randn(1, 3, 64, 64, dtype=torch.bfloat16)).dtype == torch.bfloat16
+
+
+def test_building_patches_no_torch_layer_for_the_process():
+    # A network built uninitialised must not change how other code (another thread) builds torch's layers.
+    own = {cls: cls.reset_parameters for cls in (nn.Conv2d, nn.Linear)}
+    seen_while_building = []
+
+    def check(module, name, parameter):
+        seen_while_building.append(all(cls.reset_parameters is method for cls, method in own.items()))
+
+    handle = torch.nn.modules.module.register_module_parameter_registration_hook(check)
+    try:
+        googlenet("bn", num_classes=3)
+        uninitialised_googlenet(GoogLeNetConfig("paper", num_classes=3))
+    finally:
+        handle.remove()
+    assert len(seen_while_building) > 100 and all(seen_while_building)
+
+
+def test_an_uninitialised_network_is_allocated_where_asked_and_loads_strictly():
+    source = real_scale_googlenet("torchvision", num_classes=4)
+    model = uninitialised_googlenet(GoogLeNetConfig("torchvision", num_classes=4))
+    assert not any(tensor.is_meta for tensor in [*model.parameters(), *model.buffers()])
+    model.load_state_dict(source.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    torch.testing.assert_close(model.eval()(x), source.eval()(x), rtol=0, atol=0)
 
 
 def test_grayscale_input():
@@ -184,10 +219,14 @@ def test_a_bad_config_is_refused_when_it_is_made():
         googlenet(drop_out=0.3)
 
 
-def test_the_old_constructor_call_still_builds_with_a_deprecation_warning():
-    with pytest.warns(DeprecationWarning, match="pass a GoogLeNetConfig"):
-        model = GoogLeNet("torchvision", num_classes=5, aux_logits=False)
-    assert model.config.flavour == "torchvision" and model.num_classes == 5 and model.aux1 is None
+def test_the_class_called_with_torchvision_options_refuses_and_says_how_to_ask():
+    # torchvision's GoogLeNet(num_classes=..., ...) builds torchvision's network: never silently another one.
+    with pytest.raises(TypeError, match=r"googlenet.googlenet\('torchvision', num_classes=\.\.\."):
+        GoogLeNet(num_classes=10, aux_logits=True, transform_input=False, init_weights=True)
+    with pytest.raises(TypeError, match="GoogLeNet takes a GoogLeNetConfig"):
+        GoogLeNet("torchvision")
+    with pytest.raises(TypeError, match="GoogLeNet takes a GoogLeNetConfig"):
+        GoogLeNet()
 
 
 def test_config_fields_are_read_only_views():

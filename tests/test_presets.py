@@ -7,8 +7,9 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from googlenet.data.images import to_model_channels
-from googlenet.data.preprocessing import TRAIN_PRESETS, Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 from googlenet.data.transforms import (
+    TRAIN_PRESETS,
     PAPER_INTERPOLATIONS,
     eval_preset,
     paper_train_preset,

@@ -10,7 +10,7 @@ from googlenet import googlenet
 from googlenet.data.images import load_image
 from googlenet.data.in_memory import InMemoryImageDataset
 from googlenet.data.splits import DataSplits
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 from googlenet.data.transforms import eval_preset
 
 pytestmark = pytest.mark.skipif(

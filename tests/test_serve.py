@@ -14,7 +14,7 @@ from helpers import real_scale_googlenet, write_idx_set
 from PIL import Image
 
 import googlenet
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 from googlenet.data.transforms import eval_preset
 from googlenet.evaluation.model_source import ModelSource
 from googlenet.serving.app import create_app
@@ -379,7 +379,7 @@ def test_a_failed_batch_fails_its_requests_only():
 def test_serve_command_refuses_bad_input_in_one_line(model, tmp_path, capsys, arguments, message):
     from googlenet.cli import main
 
-    model.save_pretrained(tmp_path / "model")
+    googlenet.save_pretrained(model, tmp_path / "model")
     given = [item.format(missing=tmp_path / "nowhere", model=tmp_path / "model") for item in arguments]
     assert main(["serve", *given]) == 2
     error = capsys.readouterr().err.strip()

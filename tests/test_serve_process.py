@@ -20,7 +20,8 @@ import pytest
 from helpers import real_scale_googlenet
 from PIL import Image
 
-from googlenet.data.preprocessing import Preprocessing
+import googlenet
+from googlenet.models.preprocessing import Preprocessing
 
 pytest.importorskip("uvicorn", reason="the serve extra: pip install 'googlenet[serve]'")
 
@@ -79,7 +80,7 @@ def model_dir(tmp_path_factory) -> Path:
     model = real_scale_googlenet("bn", num_classes=10, in_chans=1, aux_logits=False).eval()
     model.class_names = [f"class{index}" for index in range(10)]
     model.preprocessing = Preprocessing(input_size=32, resize_size=32, mean=(0.5,), std=(0.25,), channel_order="L")
-    return model.save_pretrained(tmp_path_factory.mktemp("served") / "model")
+    return googlenet.save_pretrained(model, tmp_path_factory.mktemp("served") / "model")
 
 
 def listening_addresses(port: int) -> set[str]:

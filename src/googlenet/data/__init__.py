@@ -1,7 +1,7 @@
-"""Images in: the `Preprocessing` record a model carries, the train and eval presets, the built-in data sets
-and image folders, loaded and checked as `DataSplits` by `load_data`.
+"""Images in: the train and eval presets built from the `Preprocessing` record a model carries
+(`googlenet.models.preprocessing`), the built-in data sets and image folders, loaded and checked as
+`DataSplits` by `load_data`.
 
-    preprocessing.py  the Preprocessing record (light: no PIL, no torchvision)
     transforms.py     the train presets (paper, small) and the eval preset
     images.py         the one image open-and-convert (load_image) and the up-front file check
     batches.py        Batch(images, targets, skipped): unreadable images left out and named, never replaced
@@ -11,8 +11,8 @@ and image folders, loaded and checked as `DataSplits` by `load_data`.
     folders.py        image folders; in_memory.py: the in-memory dataset the built-in sets use
 
 May import `googlenet.models` (never the layers above: weights, evaluation, training, inference, cli).
-The names below are imported on first use, so `from googlenet.data.preprocessing import Preprocessing`
-does not load PIL, numpy or torchvision's data sets.
+The names below are imported on first use, so `from googlenet.data import eval_preset` does not load
+PIL, numpy or torchvision's data sets.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from googlenet.lazy import lazy_attributes
 
 # name -> the module that defines it (PEP 562)
 _PUBLIC: dict[str, str] = {
-    "IMAGENET_MEAN": "googlenet.data.preprocessing",
-    "IMAGENET_STD": "googlenet.data.preprocessing",
-    "Preprocessing": "googlenet.data.preprocessing",
     "TRAIN_PRESETS": "googlenet.data.transforms",
     "eval_preset": "googlenet.data.transforms",
     "train_preset_by_name": "googlenet.data.transforms",

@@ -18,7 +18,7 @@ from googlenet.data.cifar import cifar_root
 from googlenet.data.idx import IDX_FILES, idx_root
 from googlenet.data.in_memory import InMemoryImageDataset
 from googlenet.data.defaults import check_enough_for_batches, choose_preprocessing
-from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from googlenet.data.splits import DataSplits, LoadOptions, held_out_description, split_per_class
 
 BUILTIN_DATASETS = ("fashion-mnist", "mnist", "kmnist", "cifar10", "cifar100")

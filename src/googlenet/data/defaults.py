@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from googlenet.data.preprocessing import (
+from googlenet.models.preprocessing import (
     IMAGENET_GRAY_MEAN,
     IMAGENET_GRAY_STD,
     IMAGENET_MEAN,

@@ -18,7 +18,7 @@ from pathlib import Path
 from googlenet.data.builtin import BUILTIN_DATASETS, builtin_name, load_builtin
 from googlenet.data.folders import load_image_folder
 from googlenet.data.splits import DataSplits, LoadOptions, check_val_fraction
-from googlenet.data.preprocessing import TRAIN_PRESETS
+from googlenet.data.transforms import TRAIN_PRESETS
 
 
 def load_data(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from torch.utils.data import Dataset
 
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 
 
 class SkippedImagesWarning(UserWarning):

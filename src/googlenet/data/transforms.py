@@ -1,4 +1,4 @@
-"""The named train and eval presets, built from a `Preprocessing` record (googlenet.data.preprocessing).
+"""The named train and eval presets, built from a `Preprocessing` record (googlenet.models.preprocessing).
 
 torchvision is imported inside the preset builders, not at the top: this module is imported where only
 the record is needed, and torchvision adds ~1.4 s to an import that nothing else there needs.
@@ -9,19 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import torch
-
-from googlenet.data.preprocessing import TRAIN_PRESETS, Preprocessing
+from googlenet.models.preprocessing import Preprocessing, to_normalised_tensor
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
 
 __all__ = [
-    "PAPER_CROP_RATIO", "PAPER_CROP_SCALE", "PAPER_INTERPOLATIONS", "PAPER_JITTER", "eval_preset",
-    "paper_train_preset", "random_erasing", "small_image_train_preset", "to_normalised_tensor",
-    "train_preset_by_name", "unaugmented_train_preset",
+    "PAPER_CROP_RATIO", "PAPER_CROP_SCALE", "PAPER_INTERPOLATIONS", "PAPER_JITTER", "TRAIN_PRESETS", "eval_preset",
+    "paper_train_preset", "random_erasing", "small_image_train_preset", "train_preset_by_name",
+    "unaugmented_train_preset",
 ]
 
+
+# The training augmentations by name ("auto" picks one from the data).
+TRAIN_PRESETS = ("paper", "small", "none")
 
 # --- Named presets -------------------------------------------------------------------------------
 # Each returns a torchvision.transforms.v2.Compose that takes a PIL image or a uint8 tensor image
@@ -39,15 +40,6 @@ PAPER_CROP_RATIO = (3 / 4, 4 / 3)
 # Section 6 refers to Howard (arXiv 1312.5402) for the photometric distortions; these are the usual
 # strengths of that recipe. Hue moves are kept small because they change what colour an object is.
 PAPER_JITTER = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.05}
-
-
-def to_normalised_tensor(mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
-    """The common tail of every preset: image -> float32 in [0, 1] -> (x - mean) / std per channel."""
-    from torchvision.transforms import v2
-
-    if len(mean) != len(std):
-        raise ValueError(f"mean and std must have one value per channel, got {len(mean)} and {len(std)}")
-    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))])
 
 
 def paper_train_preset(
@@ -178,15 +170,9 @@ def train_preset_by_name(
 
 
 def eval_preset(preprocessing: Preprocessing) -> v2.Compose:
-    """What `preprocessing` describes: resize the shorter side to resize_size, centre-crop input_size,
-    scale to [0, 1], normalise. Deterministic."""
-    from torchvision.transforms import v2
-
-    return v2.Compose([
-        v2.Resize(preprocessing.resize_size, interpolation=v2.InterpolationMode(preprocessing.interpolation)),
-        v2.CenterCrop(preprocessing.input_size),
-        *to_normalised_tensor(preprocessing.mean, preprocessing.std).transforms,
-    ])
+    """What `preprocessing` describes (`Preprocessing.transforms()`): resize the shorter side to
+    resize_size, centre-crop input_size, scale to [0, 1], normalise. Deterministic."""
+    return preprocessing.transforms()
 
 
 def _check_channels(in_chans: int, mean: Sequence[float], std: Sequence[float]) -> None:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from googlenet.data.batches import as_batch, collate_skipping_unreadable
 from googlenet.data.images import UnreadableImage, to_model_channels
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 from googlenet.data.transforms import eval_preset
 from googlenet.distributed import DistributedContext, all_reduce_sum
 from googlenet.evaluation.input_fit import InputFitWarning, data_fit_messages

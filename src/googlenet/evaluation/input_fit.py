@@ -18,7 +18,7 @@ import torch
 import googlenet
 
 from googlenet.data.images import GRAYSCALE_MODES
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 
 # Shrinking by more than this is noted for models of small images (input up to SMALL_MODEL_INPUT), which
 # were trained on images about their input's size; enlarging by more than this is noted for any model.

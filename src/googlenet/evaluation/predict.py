@@ -103,7 +103,7 @@ def predict(
     None: 5, or every class of a model with fewer. Images converted to the model's channel mode or resized by a large factor
     are noted once in `warnings` (and as an InputFitWarning).
     """
-    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import Preprocessing
     from googlenet.data.transforms import eval_preset
     from googlenet.evaluation.input_fit import InputFitNotes
 

@@ -17,7 +17,7 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 
 PAPER_SCALES = (256, 288, 320, 352)  # shorter side, for a 224 input
 PAPER_INPUT_SIZE = 224

@@ -43,7 +43,7 @@ def model_input(model: Any, image: ImageLike) -> ModelInput:
     The one open-and-convert of `googlenet.data.images` decodes files; a file that is not a readable
     image raises a ValueError naming it."""
     from googlenet.data.images import read_image, to_model_channels
-    from googlenet.data.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import Preprocessing
     from googlenet.data.transforms import eval_preset
     from googlenet.evaluation.input_fit import InputFitNotes
 

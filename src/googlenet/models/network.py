@@ -14,21 +14,18 @@ Forward contract (the same eagerly and under `torch.export`):
 from __future__ import annotations
 
 import contextlib
-import warnings
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from googlenet.models.allocation import allocate_uninitialised
 from googlenet.models.layers import AuxClassifier
+from googlenet.models.metadata import ModelMetadata, attach_metadata
+from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from googlenet.models.table import IMAGE_CHANNELS, Flavour, aux_attach_points, get_flavour
-from googlenet.models.trunk import build_trunk, default_init_skipped
-
-# ImageNet's per-channel statistics (torchvision's), the normalisation of ImageNet-trained weights.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from googlenet.models.trunk import build_trunk
 
 
 class GoogLeNetOutputs(NamedTuple):
@@ -95,15 +92,14 @@ class ImageNetToUnitRange(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        # Computed in float64 and rounded once, torchvision's constants come out bit-identical
-        # (Python computes them in double precision); float32 arithmetic was off by up to 1.3e-5.
-        std = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(1, 3, 1, 1)
-        mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
-        self.register_buffer("scale", (std / 0.5).float(), persistent=False)
-        self.register_buffer("shift", ((mean - 0.5) / 0.5).float(), persistent=False)
+        # torchvision's arithmetic, channel by channel with Python (double-precision) constants, so the
+        # result is bit-identical to its `_transform_input`; constants rounded to float32 first were off
+        # by up to 1.3e-5. Plain numbers, not buffers: nothing to allocate or move between devices.
+        self.scale_and_shift = tuple((std / 0.5, (mean - 0.5) / 0.5) for mean, std in zip(IMAGENET_MEAN, IMAGENET_STD))
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.scale + self.shift
+        channels = [x[:, index : index + 1] * scale + shift for index, (scale, shift) in enumerate(self.scale_and_shift)]
+        return torch.cat(channels, 1)
 
 
 class GoogLeNet(nn.Module):
@@ -111,24 +107,26 @@ class GoogLeNet(nn.Module):
     module docstring for the outputs.
 
     What the model was trained for (class names, inference preprocessing) travels in `metadata`, a
-    record the weights layer attaches (`googlenet.weights.metadata`); `class_names` and
-    `preprocessing` read it.
+    `ModelMetadata` record (`googlenet.models.metadata`); `class_names` and `preprocessing` read it.
+
+    `init_weights=False` leaves every layer as torch initialises it (torchvision's meaning);
+    `uninitialised_googlenet(config)` builds one whose weights are set next without computing any.
     """
 
-    def __init__(self, config: GoogLeNetConfig | None = None, *, init_weights: bool = True, **legacy: Any) -> None:
+    def __init__(self, config: GoogLeNetConfig | None = None, *, init_weights: bool = True, **options: object) -> None:
         super().__init__()
-        if not isinstance(config, GoogLeNetConfig):
-            config = _legacy_config(config, legacy)
-        elif legacy:
-            raise TypeError(f"GoogLeNet takes a GoogLeNetConfig and init_weights, not {sorted(legacy)}")
+        if not isinstance(config, GoogLeNetConfig) or options:
+            raise TypeError(_constructor_help(config, options))
         self.config = config.resolved()
         spec, config = self.config.spec, self.config
-        self.metadata: Any = None  # a googlenet.weights.metadata.ModelMetadata, or None
+        self.metadata: ModelMetadata | None = None
         self._min_input_size: int | None = None  # None: measured on first use (see min_input_size)
 
-        # With init_weights, _initialise overwrites every convolution's and linear layer's weights and
-        # biases: their own default initialisation is skipped (most of construction time).
-        with default_init_skipped() if init_weights else contextlib.nullcontext():
+        # With init_weights, _initialise sets every parameter and BatchNorm statistic: the layers are
+        # built on the meta device and allocated uninitialised, so torch's own initialisation (most of
+        # construction time) is never computed.
+        device = torch.get_default_device()
+        with torch.device("meta") if init_weights else contextlib.nullcontext():
             self.input_transform: nn.Module = ImageNetToUnitRange() if config.transform_input else nn.Identity()
             trunk, channels_at = build_trunk(spec, config.in_chans, config.naive)
             self._stage_names: tuple[str, ...] = tuple(name for name, _ in trunk)
@@ -151,6 +149,7 @@ class GoogLeNet(nn.Module):
             self.fc = nn.Linear(self.num_features, config.num_classes)
 
         if init_weights:
+            allocate_uninitialised(self, device)
             _initialise(self, spec.init)
 
     # -- what the config says, read-only ----------------------------------------------------------
@@ -171,7 +170,7 @@ class GoogLeNet(nn.Module):
     def aux_logits(self) -> bool:
         return self.config.aux_logits
 
-    # -- what the model was trained for: the weights layer's metadata record -----------------------
+    # -- what the model was trained for: its metadata record ---------------------------------------
 
     @property
     def class_names(self) -> list[str] | None:
@@ -180,39 +179,16 @@ class GoogLeNet(nn.Module):
 
     @class_names.setter
     def class_names(self, names: list[str] | None) -> None:
-        from googlenet.weights.metadata import attach_metadata
-
         attach_metadata(self, class_names=names)
 
     @property
-    def preprocessing(self) -> Any:
-        """The inference preprocessing (a `googlenet.data.transforms.Preprocessing`), or None."""
+    def preprocessing(self) -> Preprocessing | None:
+        """The inference preprocessing (a `googlenet.models.preprocessing.Preprocessing`), or None."""
         return getattr(self.metadata, "preprocessing", None)
 
     @preprocessing.setter
-    def preprocessing(self, preprocessing: Any) -> None:
-        from googlenet.weights.metadata import attach_metadata
-
+    def preprocessing(self, preprocessing: Preprocessing | None) -> None:
         attach_metadata(self, preprocessing=preprocessing)
-
-    # -- Hugging Face's spelling (PyTorchModelHubMixin): the weights layer owns the file format -----
-
-    @classmethod
-    def from_pretrained(
-        cls, pretrained_model_name_or_path: str | Path, *, map_location: str | torch.device = "cpu"
-    ) -> GoogLeNet:
-        """The model a model directory (or a run directory's `model/`) describes, in eval mode."""
-        from googlenet.weights.model_dir import from_pretrained
-
-        return from_pretrained(pretrained_model_name_or_path, map_location=map_location)
-
-    def save_pretrained(
-        self, save_directory: str | Path, *, class_names: list[str] | None = None, preprocessing: Any = None
-    ) -> Path:
-        """Write this model as a model directory (model.safetensors + config.json); returns its path."""
-        from googlenet.weights.model_dir import save_pretrained
-
-        return save_pretrained(self, save_directory, class_names=class_names, preprocessing=preprocessing)
 
     # -- the network ----------------------------------------------------------------------------------
 
@@ -286,12 +262,13 @@ class GoogLeNet(nn.Module):
         self.config = replace(self.config, num_classes=num_classes)  # checks the count
         if getattr(self.metadata, "class_names", None) is not None:
             self.metadata = replace(self.metadata, class_names=None)
-        device = self.fc.weight.device
-        self.fc = nn.Linear(self.num_features, num_classes, device=device)
+        # The new layers take the old head's device and dtype (a bf16 model stays bf16).
+        like = {"device": self.fc.weight.device, "dtype": self.fc.weight.dtype}
+        self.fc = nn.Linear(self.num_features, num_classes, **like)
         heads = [self.fc]
         for aux in (self.aux1, self.aux2):
             if aux is not None:
-                aux.fc2 = nn.Linear(aux.fc2.in_features, num_classes, device=device)
+                aux.fc2 = nn.Linear(aux.fc2.in_features, num_classes, **like)
                 heads.append(aux.fc2)
         for head in heads:
             _initialise(head, self.flavour.init)
@@ -303,16 +280,15 @@ class GoogLeNet(nn.Module):
         self.config = replace(self.config, aux_logits=False)
 
 
-def _legacy_config(flavour: Any, options: dict[str, Any]) -> GoogLeNetConfig:
-    """GoogLeNet("bn", num_classes=...) as before the config was the constructor: still built, with a warning."""
-    warnings.warn(
-        "GoogLeNet(flavour, **options) is deprecated: pass a GoogLeNetConfig, or call googlenet(flavour, **options)",
-        DeprecationWarning,
-        stacklevel=3,
+def _constructor_help(config: object, options: dict[str, object]) -> str:
+    """Why GoogLeNet(...) refused, and how to ask for the network meant."""
+    given = f"the options {sorted(options)}" if options else "no config" if config is None else repr(config)
+    return (
+        f"GoogLeNet takes a GoogLeNetConfig (and init_weights), got {given}. torchvision's network with "
+        "torchvision's keyword options is googlenet.googlenet('torchvision', num_classes=..., aux_logits=..., "
+        "transform_input=..., init_weights=...); another flavour is googlenet.googlenet('bn' or 'paper', ...) "
+        "or GoogLeNet(GoogLeNetConfig(flavour, ...))"
     )
-    if flavour is not None:
-        options = {"flavour": flavour, **options}
-    return _config_from_options(options, "GoogLeNet")
 
 
 def _config_from_options(options: dict[str, Any], caller: str) -> GoogLeNetConfig:
@@ -350,6 +326,7 @@ def _initialise(root: nn.Module, scheme: str) -> None:
         elif isinstance(module, nn.BatchNorm2d):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+            module.reset_running_stats()
 
 
 def googlenet(
@@ -374,3 +351,12 @@ def googlenet(
         "googlenet",
     )
     return GoogLeNet(config, init_weights=init_weights)
+
+
+def uninitialised_googlenet(config: GoogLeNetConfig, device: torch.device | str | None = None) -> GoogLeNet:
+    """`GoogLeNet(config)` with its parameters and buffers allocated on `device` but never set
+    (torch.empty): for a network whose every weight is loaded next (`load_state_dict(strict=True)`)."""
+    with torch.device("meta"):
+        model = GoogLeNet(config, init_weights=False)
+    allocate_uninitialised(model, device)
+    return model

@@ -3,9 +3,10 @@ checks and computes its output's size, none does any arithmetic), so that nothin
 convolution and pooling size rules.
 
 The passes run on a CPU twin of the trunk built without BatchNorm (BatchNorm never changes a shape), not
-on the meta device: the meta device's first use imports some 500 modules (sympy, the decompositions), about
-2 s that every command running a model would pay for its input-size check. The twin's weights are left
-uninitialised: they are never read, and the caller's random stream is not touched.
+on the meta device: running operators on the meta device first imports some 500 modules (sympy, the
+decompositions), about 2 s that every command running a model would pay for its input-size check. The
+twin is only built on the meta device and then allocated uninitialised on the CPU
+(`googlenet.models.allocation`): its weights are never read, and the caller's random stream is not touched.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from googlenet.models.allocation import allocate_uninitialised
 from googlenet.models.table import IMAGE_CHANNELS, get_flavour
-from googlenet.models.trunk import build_trunk, default_init_skipped
+from googlenet.models.trunk import build_trunk
 
 # The search for the smallest input stops here: no flavour needs more than a few dozen pixels.
 LARGEST_SIDE_SEARCHED = 1024
@@ -27,9 +29,9 @@ LARGEST_SIDE_SEARCHED = 1024
 def _geometry_trunk(flavour: str, naive: bool) -> nn.Sequential:
     """Not cached: ~25 MB of (uninitialised) weights, rebuilt in a few ms when needed again."""
     spec = replace(get_flavour(flavour), batch_norm=False)
-    with default_init_skipped():
+    with torch.device("meta"):
         trunk, _ = build_trunk(spec, IMAGE_CHANNELS, naive)
-    return nn.Sequential(OrderedDict(trunk)).eval()
+    return allocate_uninitialised(nn.Sequential(OrderedDict(trunk)), "cpu").eval()
 
 
 def stage_shapes(flavour: str, height: int, width: int | None = None, *, naive: bool = False,

@@ -3,8 +3,6 @@ stages and what `googlenet.models.shapes` measures sizes on."""
 
 from __future__ import annotations
 
-import contextlib
-
 from torch import nn
 
 from googlenet.models.layers import ConvBlock, InceptionModule, NaiveInceptionModule
@@ -60,27 +58,3 @@ def _modules_for_row(
             module = InceptionModule(channels, *table_row.inception_channels, bn, spec.branch3_kernel_size)
         return [(table_row.name, module)], module.out_channels
     raise ValueError(f"Table 1 row {table_row.name!r} has a type the trunk does not build: {table_row.type}")
-
-
-@contextlib.contextmanager
-def default_init_skipped():
-    """Conv2d and Linear built inside start uninitialised (torch.empty) instead of Kaiming-uniform: for
-    networks initialised at once by their own scheme (GoogLeNet's `_initialise`), or whose weights never
-    matter (the shape twin of `googlenet.models.shapes`). torch's default costs 80% of building (1.2 s of
-    1.4 for the naive network's 97M parameters). Not thread-safe: another thread's layers built meanwhile
-    skip it too."""
-    saved = {cls: vars(cls).get("reset_parameters") for cls in (nn.Conv2d, nn.Linear)}
-    for cls in saved:
-        cls.reset_parameters = _leave_uninitialised
-    try:
-        yield
-    finally:
-        for cls, own in saved.items():
-            if own is None:
-                del cls.reset_parameters
-            else:
-                cls.reset_parameters = own
-
-
-def _leave_uninitialised(module: nn.Module) -> None:
-    pass

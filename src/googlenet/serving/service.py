@@ -28,7 +28,7 @@ class ModelService:
 
     def __init__(self, model: GoogLeNet, name: str, options: ServeOptions, metrics: ServerMetrics,
                  source: ModelSource | None = None) -> None:
-        from googlenet.data.preprocessing import Preprocessing
+        from googlenet.models.preprocessing import Preprocessing
         from googlenet.data.transforms import eval_preset
 
         options.check()

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from googlenet.data.preprocessing import TRAIN_PRESETS
+from googlenet.data.transforms import TRAIN_PRESETS
 from googlenet.models.table import FLAVOURS as _FLAVOUR_TABLE
 
 CHECKPOINT_FORMAT = "googlenet-train-checkpoint"

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import torch
 
-from googlenet.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from googlenet.models.network import GoogLeNet, GoogLeNetConfig
-from googlenet.models.trunk import default_init_skipped
+from googlenet.models.metadata import attach_metadata
+from googlenet.models.network import GoogLeNet, GoogLeNetConfig, uninitialised_googlenet
+from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked, state_dict_from_checkpoint
-from googlenet.weights.metadata import attach_metadata
 
 SOURCE_NAME = "torchvision-imagenet"
 FILE_NAME = "googlenet-1378be20.pth"
@@ -88,8 +87,8 @@ def imagenet_googlenet(*, progress: bool = True, aux_logits: bool = False, trans
     state_dict = state_dict_from_checkpoint(load_checkpoint_file(path), path)
     if not aux_logits:
         state_dict = {key: value for key, value in state_dict.items() if not key.startswith(("aux1.", "aux2."))}
-    with default_init_skipped():  # every weight comes from the file: the load below is strict
-        model = GoogLeNet(replace(CONFIG, aux_logits=aux_logits, transform_input=transform_input), init_weights=False)
+    # every weight comes from the file: the load below is strict
+    model = uninitialised_googlenet(replace(CONFIG, aux_logits=aux_logits, transform_input=transform_input))
     load_state_dict_checked(model, state_dict, path)
     attach_metadata(model, class_names=list(GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"]),
                     preprocessing=PREPROCESSING)

@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig
 from googlenet.weights import imagenet
 from googlenet.weights.adapt import CLASSIFIER, FIRST_CONV, adapt_input_conv, check_fits, config_of_state_dict
 from googlenet.weights.loading import load_checkpoint_file, state_dict_from_checkpoint
-from googlenet.weights.metadata import ModelMetadata, attach_metadata
+from googlenet.models.metadata import ModelMetadata, attach_metadata
 from googlenet.weights.model_dir import CONFIG_NAME, WEIGHTS_NAME, locate_model, read_model_config
 
 WEIGHT_FILE_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")

@@ -25,12 +25,11 @@ from safetensors.torch import save
 
 from googlenet.atomic_files import atomic_directory
 from googlenet.models.table import FLAVOURS
-from googlenet.models.network import GoogLeNet, GoogLeNetConfig
-from googlenet.models.trunk import default_init_skipped
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.metadata import ModelMetadata, attach_metadata, metadata_of
+from googlenet.models.network import GoogLeNet, GoogLeNetConfig, uninitialised_googlenet
+from googlenet.models.preprocessing import Preprocessing
 from googlenet.weights import hf_hub
 from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked, state_dict_from_checkpoint
-from googlenet.weights.metadata import ModelMetadata, attach_metadata, metadata_of
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -206,8 +205,7 @@ def from_pretrained(
     directory = resolve_model_directory(directory, revision)
     config_path = directory / CONFIG_NAME
     config, metadata = read_model_config(config_path)
-    with default_init_skipped():  # every weight comes from the file: the load below is strict
-        model = GoogLeNet(config, init_weights=False)
+    model = uninitialised_googlenet(config)  # every weight comes from the file: the load below is strict
     weights_path = directory / WEIGHTS_NAME
     load_state_dict_checked(model, load_checkpoint_file(weights_path), weights_path)
     attach_metadata(model, metadata)
@@ -349,8 +347,7 @@ def import_torchvision(
     num_classes = state_dict["fc.weight"].shape[0]
     config = GoogLeNetConfig("torchvision", num_classes=num_classes, aux_logits=aux_logits,
                              transform_input=transform_input)
-    with default_init_skipped():  # every weight comes from the checkpoint: the load below is strict
-        model = GoogLeNet(config, init_weights=False)
+    model = uninitialised_googlenet(config)  # every weight comes from the checkpoint: the load below is strict
     load_state_dict_checked(model, state_dict, checkpoint)
 
     imagenet = GoogLeNet_Weights.IMAGENET1K_V1

@@ -1,20 +1,26 @@
-"""The `Preprocessing` record: what an image goes through before the model sees it at inference.
+"""The `Preprocessing` record: what an image goes through before the model sees it at inference, and
+the ImageNet statistics it defaults to.
 
-Light on purpose (dataclasses only, no PIL, numpy or torchvision): the model and the weights layers read
-and write this record without loading the image stack.
+Light on purpose (dataclasses only; torchvision is imported when a transform is asked for): the model
+carries this record, and the weights layer reads and writes it, without loading the image stack.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from googlenet.models.network import IMAGENET_MEAN, IMAGENET_STD  # defined beside the network that uses them
+import torch
 
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
+
+# ImageNet's per-channel statistics (torchvision's), the normalisation of ImageNet-trained weights.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 # ImageNet's statistics for one channel: the average of the three, as timm's resolve_data_config uses for
 # in_chans=1, so a grayscale folder is normalised like a colour one.
-TRAIN_PRESETS = ("paper", "small", "none")  # the training augmentations by name ("auto" picks one from the data)
-
 IMAGENET_GRAY_MEAN = (round(sum(IMAGENET_MEAN) / 3, 4),)
 IMAGENET_GRAY_STD = (round(sum(IMAGENET_STD) / 3, 4),)
 
@@ -40,6 +46,18 @@ class Preprocessing:
     def in_chans(self) -> int:
         return len(self.mean)
 
+    def transforms(self) -> v2.Compose:
+        """The evaluation transform this record describes, as a torchvision transforms v2 object: resize
+        the shorter side to resize_size, centre-crop input_size, scale to [0, 1], normalise. It takes a
+        PIL image or a uint8 tensor image already in the model's channel mode, and is deterministic."""
+        from torchvision.transforms import v2
+
+        return v2.Compose([
+            v2.Resize(self.resize_size, interpolation=v2.InterpolationMode(self.interpolation)),
+            v2.CenterCrop(self.input_size),
+            *to_normalised_tensor(self.mean, self.std).transforms,
+        ])
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -54,3 +72,12 @@ class Preprocessing:
             if name in values:
                 values[name] = tuple(float(v) for v in values[name])
         return cls(**values)
+
+
+def to_normalised_tensor(mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
+    """The common tail of every preset: image -> float32 in [0, 1] -> (x - mean) / std per channel."""
+    from torchvision.transforms import v2
+
+    if len(mean) != len(std):
+        raise ValueError(f"mean and std must have one value per channel, got {len(mean)} and {len(std)}")
+    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))])

@@ -1,6 +1,7 @@
 """What a model was trained for, beside its weights: the class names (index order) and the inference
-preprocessing. One record, attached to a `GoogLeNet` as `model.metadata`, written into config.json and
-every export, and read back by `from_pretrained`. `model.class_names` and `model.preprocessing` read it.
+preprocessing. One record, attached to a `GoogLeNet` as `model.metadata`; the weights layer writes it
+into config.json and every export and reads it back in `from_pretrained`. `model.class_names` and
+`model.preprocessing` read it. No file is read or written here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 
 _UNCHANGED: Any = object()
 
