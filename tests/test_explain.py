@@ -166,7 +166,7 @@ def test_explain_warns_as_predict_does_about_a_colour_photo_for_a_grayscale_mode
     from googlenet.evaluation.input_fit import InputFitWarning
     from googlenet.evaluation.predict import predict
 
-    model.save_pretrained(tmp_path / "model")
+    googlenet.save_pretrained(model, tmp_path / "model")
     pixels = np.random.default_rng(7).integers(0, 256, (240, 320, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "photo.jpg")
     monkeypatch.chdir(tmp_path)
