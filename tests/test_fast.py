@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import real_scale_googlenet
+from helpers import cpu_flags, real_scale_googlenet
 from googlenet.inference.optimize import (
     FusedInceptionModule,
     InferenceModel,
@@ -204,17 +204,20 @@ def test_bf16_is_refused_on_a_cpu_without_it_saying_why(monkeypatch):
         optimize(real_scale_model("torchvision"), "eager", precision="fp16")
 
 
-def test_bf16_where_the_cpu_has_it_keeps_the_top_class(monkeypatch):
-    from googlenet.machine import MachineDescription
+def test_bf16_keeps_the_top_class_natively_where_the_cpu_has_it(monkeypatch):
+    from googlenet.machine import MachineDescription, describe_machine
 
-    # Emulated where the CPU lacks bf16 (slow, but the same numbers): the arithmetic is what is checked here.
-    monkeypatch.setattr("googlenet.machine.describe_machine",
-                        lambda *args, **kwargs: MachineDescription("Xeon", frozenset({"avx2", "amx_bf16"}), 2))
+    if {"avx512_bf16", "amx_bf16"} & cpu_flags():  # the kernel's flags: native bf16, nothing faked
+        assert describe_machine().has_bf16
+    else:  # emulated (slow, but the same numbers): the arithmetic is what is checked then
+        monkeypatch.setattr("googlenet.machine.describe_machine",
+                            lambda *args, **kwargs: MachineDescription("Xeon", frozenset({"avx2", "amx_bf16"}), 2))
     model = real_scale_model("torchvision")
     images = torch.randn(8, 3, 40, 40)
     fast = optimize(model, "eager", precision="bf16", example_input=images)
     got, expected = fast(images), model(images)
     assert got.dtype == torch.float32 and "bf16" in fast.describe()
+    assert {parameter.dtype for parameter in fast.network.parameters()} == {torch.bfloat16}  # computed in bf16
     assert not torch.allclose(got, expected, atol=1e-4)  # computed in bf16, not fp32
     assert (got.argmax(1) == expected.argmax(1)).float().mean() >= 0.75
     assert (got - expected).abs().max() <= 0.05 * expected.abs().max()

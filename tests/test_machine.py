@@ -64,3 +64,19 @@ def test_this_machine_is_described(tmp_path):
     machine = describe_machine()
     assert machine.threads == torch.get_num_threads() and machine.cpu_name
     assert machine.to_dict()["kind"] == machine.kind and machine.kind in str(machine)
+
+
+def test_this_machine_is_described_as_its_kernel_and_onednn_see_it():
+    """The real CPU, not a written cpuinfo: the flags the kernel lists and what oneDNN detects for itself
+    (it runs torch's bf16 convolutions) against what describe_machine() reports."""
+    import torch
+
+    from helpers import cpu_flags
+
+    flags = cpu_flags()
+    machine = describe_machine()
+    assert machine.has_vnni == bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+    assert machine.has_bf16 == bool(flags & {"avx512_bf16", "amx_bf16"})
+    assert ("VNNI" in machine.kind) == machine.has_vnni and ("BF16" in machine.kind) == machine.has_bf16
+    if torch.backends.mkldnn.is_available():
+        assert machine.has_bf16 == torch.ops.mkldnn._is_mkldnn_bf16_supported()

@@ -28,6 +28,7 @@ from googlenet.inference.benchmark_report import (
 )
 from googlenet.inference.optimize import backend_problem, optimize, time_calls
 from googlenet.models.network import GoogLeNet, googlenet
+from googlenet.weights.export import onnx_bytes
 
 BF16_PATH = "bf16"
 # torchvision's training recipe weighs each aux loss 0.3 (paper section 5); so does `googlenet train`.
