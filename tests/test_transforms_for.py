@@ -9,7 +9,7 @@ from PIL import Image
 
 import googlenet
 from googlenet.data.images import to_model_channels
-from googlenet.data.preprocessing import Preprocessing
+from googlenet.models.preprocessing import Preprocessing
 from googlenet.evaluation.evaluate import evaluate_model
 from googlenet.weights.model_dir import save_pretrained
 from helpers import real_scale_googlenet
