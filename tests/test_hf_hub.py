@@ -15,6 +15,7 @@ from huggingface_hub.utils import filter_repo_objects
 import googlenet
 from helpers import real_scale_googlenet
 from googlenet.weights.hf_hub import is_repo_id
+from googlenet.weights.init import load_initial_weights
 from googlenet.weights.model_dir import from_pretrained, push_to_hub, save_pretrained
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -168,3 +169,13 @@ def test_pushing_needs_a_repo_id(recorded_pushes, saved, tmp_path):
     with pytest.raises(ValueError, match=r"'not a repo' is not a Hub repository id"):
         push_to_hub(saved[0][0], "not a repo")
     assert recorded_pushes == [] and not (tmp_path / "model").exists()
+
+
+def test_initial_weights_come_from_a_repo_id(hf_cache, saved):
+    (first, _), (first_dir, _) = saved
+    cache_repo(hf_cache, "someone/googlenet-tiny", first_dir)
+    initial = load_initial_weights("someone/googlenet-tiny", num_classes=4, in_chans=3)
+    assert initial.source.endswith(COMMIT) and initial.model.fc.out_features == 4
+    assert torch.equal(initial.model.inception5b.branch1.conv.weight, first.inception5b.branch1.conv.weight)
+    with pytest.raises(ValueError, match=r"Hub repository 'someone/absent': config.json is not in the Hugging Face"):
+        load_initial_weights("someone/absent", num_classes=4, in_chans=3)

@@ -1,7 +1,8 @@
 """Starting a training run from weights instead of random ones (`googlenet train --init`).
 
 `load_initial_weights(source, num_classes=..., in_chans=...)` takes a model directory, a training run
-directory (its `model/`), "torchvision-imagenet" (torchvision's ImageNet GoogLeNet, downloaded once into
+directory (its `model/`), a Hugging Face Hub repository id ("user/repo", `googlenet.weights.hf_hub`),
+"torchvision-imagenet" (torchvision's ImageNet GoogLeNet, downloaded once into
 the torch hub cache: `googlenet.weights.imagenet`) or a local .pth/.safetensors state_dict, and returns a
 model for the new data: the flavour and the trunk from the weights, a new classifier and new aux heads
 for `num_classes`, the first convolution adapted to `in_chans` (`googlenet.weights.adapt`), and the
@@ -19,11 +20,12 @@ from torch import Tensor
 
 from googlenet.models.preprocessing import Preprocessing
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig
-from googlenet.weights import imagenet
+from googlenet.weights import hf_hub, imagenet
 from googlenet.weights.adapt import CLASSIFIER, FIRST_CONV, adapt_input_conv, check_fits, config_of_state_dict
 from googlenet.weights.loading import load_checkpoint_file, state_dict_from_checkpoint
 from googlenet.models.metadata import ModelMetadata, attach_metadata
-from googlenet.weights.model_dir import CONFIG_NAME, WEIGHTS_NAME, locate_model, read_model_config
+from googlenet.weights.model_dir import (CONFIG_NAME, WEIGHTS_NAME, locate_model, read_model_config,
+                                         resolve_model_directory)
 
 WEIGHT_FILE_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 
@@ -119,8 +121,11 @@ def _read(source: str | Path, flavour: str | None) -> _SourceWeights:
         config = config_of_state_dict(state_dict, flavour)
         return _SourceWeights(state_dict, config, ModelMetadata(), str(path), f"the state_dict in {path}",
                               trained_aux=True)
+    if not path.exists() and hf_hub.is_repo_id(str(source)):  # a local path of that name wins, as in from_pretrained
+        return _directory_weights(resolve_model_directory(str(source)))
     raise ValueError(f"{source}: no such model directory, run directory or weights file "
-                     f"({', '.join(WEIGHT_FILE_SUFFIXES)}); give one of those or {imagenet.SOURCE_NAME!r}")
+                     f"({', '.join(WEIGHT_FILE_SUFFIXES)}); give one of those, a Hugging Face Hub repository id "
+                     f"('user/repo') or {imagenet.SOURCE_NAME!r}")
 
 
 def _imagenet_weights(path: Path, label: str, state_dict: dict[str, Tensor] | None = None) -> _SourceWeights:
