@@ -236,6 +236,22 @@ def test_health_says_loading_until_the_fast_path_is_built(model, monkeypatch):
         assert test_client.post("/v1/predict", **upload(png())).status_code == 200
 
 
+def test_a_shutdown_while_the_fast_path_is_built_does_not_wait_for_the_build(model, monkeypatch):
+    from googlenet.serving.service import ModelService
+
+    release = threading.Event()
+    monkeypatch.setattr(ModelService, "_build_fast_path", lambda self: release.wait(20))  # a 20 s build
+    app = create_app(model, options=ServeOptions(backend="eager", warm_up=False))
+    try:
+        with TestClient(app) as test_client:
+            assert test_client.get("/health").json()["status"] == "loading"
+            started = time.monotonic()
+        assert time.monotonic() - started < 5
+        assert app.state.service.busy  # what `googlenet serve` checks to leave without waiting either
+    finally:
+        release.set()
+
+
 def metric(text: str, name: str, **labels: str) -> float:
     wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
     pattern = "^" + re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" (\S+)$"

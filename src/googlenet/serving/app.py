@@ -59,8 +59,11 @@ def create_app(model: GoogLeNet, *, name: str = "model", options: ServeOptions |
     async def lifespan(app: FastAPI):
         task = asyncio.get_running_loop().create_task(service.start())
         yield
-        await task  # a shutdown during loading waits for it, then drains the batcher
-        await service.stop()
+        if not task.done():  # a shutdown (Ctrl-C) while the fast path is being built stops without waiting
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await service.stop()  # drains the batcher
 
     app = FastAPI(title="googlenet", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service

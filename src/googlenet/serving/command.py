@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from googlenet.serving.options import SERVE_BACKENDS, ServeOptions
@@ -18,6 +19,7 @@ DESCRIPTION = ("Serve MODEL (a run or model directory) on HOST:PORT: POST /v1/pr
                "GET /v1/model, GET /health, GET /metrics, and at / a page that shows the classes, Grad-CAM and "
                "what each Inception module's branches did with your image. Binds 127.0.0.1 unless told otherwise.")
 GRACEFUL_SECONDS = 30
+EXIT_INTERRUPTED = 130  # as googlenet.cli.common's, which this layer may not import
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +67,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"googlenet serve: {source.describe()} on http://{args.host}:{args.port}/ "
           f"(backend {args.backend}, max batch {args.max_batch}, max wait {args.max_wait_ms:g} ms); "
           "GET /health says when it is ready", file=sys.stderr, flush=True)
-    server.run()
+    try:
+        server.run()
+    finally:
+        if app.state.service.busy:
+            # Stopped while the fast path is being built: that thread is inside torch or ONNX code, and an
+            # interpreter shutting down under it aborts in their C++ destructors. Nothing is left to save.
+            print("googlenet serve: interrupted while building the fast path", file=sys.stderr, flush=True)
+            os._exit(EXIT_INTERRUPTED)
     return 0
 
 

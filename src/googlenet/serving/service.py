@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ class ModelService:
         self.backend_detail = ""
         self.fast: Any = None
         self.batcher: DynamicBatcher | None = None
+        self._worker: threading.Thread | None = None  # building the fast path, then warming it up
         self._explain_lock = threading.Lock()  # captum hooks the shared model: one explanation at a time
         self._page_lock = threading.Lock()
         self._examples: Examples | None = None
@@ -54,15 +57,14 @@ class ModelService:
     # -- life cycle ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            self.fast = await loop.run_in_executor(None, self._build_fast_path)
+            self.fast = await self._in_daemon_thread(self._build_fast_path)
             self.backend_detail = self.fast.describe() if hasattr(self.fast, "describe") else self.options.backend
             self.batcher = DynamicBatcher(self._probabilities, self.options.max_batch, self.options.max_wait_ms,
                                           self.metrics.observe_batch)
             self.batcher.start()
             if self.options.warm_up:
-                await loop.run_in_executor(None, self._warm_up)
+                await self._in_daemon_thread(self._warm_up)
         except Exception as error:  # the server stays up and says why on /health
             log.exception("the model could not be made ready")
             self.state, self.problem = "failed", f"{type(error).__name__}: {error}"
@@ -73,6 +75,34 @@ class ModelService:
     async def stop(self) -> None:
         if self.batcher is not None:
             await self.batcher.stop()
+
+    @property
+    def busy(self) -> bool:
+        """The fast path's build (or warm-up) is still running: the server was stopped without waiting for it."""
+        return self._worker is not None and self._worker.is_alive()
+
+    async def _in_daemon_thread(self, function: Callable[[], Any]) -> Any:
+        """`function()` run in a daemon thread, awaited. Not the event loop's default executor: its threads are
+        joined when the interpreter exits, so Ctrl-C during a fast-path build (minutes for "auto" or int8 on a
+        small CPU) waited for the whole build. A cancelled wait leaves the thread behind (see `busy`)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            if not future.done():
+                future.set_exception(error) if error is not None else future.set_result(result)
+
+        def run() -> None:
+            try:
+                outcome: tuple[Any, BaseException | None] = (function(), None)
+            except BaseException as error:  # noqa: BLE001 - handed to the awaiting task
+                outcome = (None, error)
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits for this any more
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        self._worker = threading.Thread(target=run, name="googlenet-serve-worker", daemon=True)
+        self._worker.start()
+        return await future
 
     def _build_fast_path(self) -> Any:
         size = self.preprocessing.input_size
