@@ -2,6 +2,8 @@
 
 import ast
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +128,13 @@ def test_everything_else_is_reachable_lazily():
 def test_no_source_file_is_over_400_lines():
     long = {str(p.relative_to(PACKAGE)): n for p in _source_files() if (n := len(p.read_text().splitlines())) > 400}
     assert long == {}
+
+
+def test_ci_runs_the_lowest_python_the_package_claims():
+    # The code relies on 3.11 (asyncio's timeout is the built-in TimeoutError); a version that CI never runs
+    # is not claimed (Debian 12 gives 3.11, and the package index serves no interpreters).
+    pyproject = (PACKAGE.parents[1] / "pyproject.toml").read_text()
+    lowest = tuple(map(int, re.search(r'^requires-python = ">=(\d+)\.(\d+)"', pyproject, re.MULTILINE).groups()))
+    assert sys.version_info[:2] >= lowest
+    if os.environ.get("GOOGLENET_CI"):  # `make test` sets it
+        assert sys.version_info[:2] == lowest, f"CI runs Python {sys.version_info[:2]}, requires-python admits {lowest}"

@@ -99,7 +99,7 @@ class DynamicBatcher:
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
+            except TimeoutError:  # asyncio's timeout is the built-in TimeoutError from Python 3.11 on
                 break
         return batch, False
 
