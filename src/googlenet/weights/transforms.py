@@ -1,8 +1,8 @@
 """A model's evaluation transform as an object, from wherever the model is: `transforms_for(source)`.
 
 torchvision's `weights.transforms()` and timm's `create_transform(**resolve_data_config(model=m))` for this
-project's models: the preprocessing a model directory records (config.json), built into the transform
-`googlenet evaluate` and `googlenet predict` apply.
+project's models: the `Preprocessing` a model or its directory records (config.json), as the transform
+`googlenet evaluate` and `googlenet predict` apply (`Preprocessing.transforms()`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from googlenet.data.transforms import eval_preset
 from googlenet.models.network import GoogLeNet
 from googlenet.weights.model_dir import CONFIG_NAME, read_model_config, resolve_model_directory
 
@@ -30,4 +29,4 @@ def transforms_for(source: GoogLeNet | str | Path, *, revision: str | None = Non
     if preprocessing is None:
         raise ValueError(f"{where} records no preprocessing (config.json's 'preprocessing' is null): give the "
                          "model one (model.preprocessing = Preprocessing(...)) and save it again")
-    return eval_preset(preprocessing)
+    return preprocessing.transforms()
