@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from helpers import image_tree, write_model_dir
+from helpers import image_tree, real_scale_googlenet, write_model_dir
 
 from googlenet.training.config import TrainConfig
 from googlenet.training.trainer import train
@@ -57,3 +57,27 @@ def test_fine_tuning_from_a_model_directory_then_from_its_run(tmp_path, capsys):
                               output_dir=str(tmp_path / "run2"), amp="off", progress=False, tensorboard=False))
     assert again.status == "finished"
     assert "initial weights: the model of run" in capsys.readouterr().out
+
+
+def test_init_from_weights_with_transform_input_normalises_grayscale_data_as_the_weights_need(tmp_path, monkeypatch):
+    # transform_input weights take (x - 0.5) / 0.5 per channel; on one channel that is mean 0.5, std 0.5,
+    # not the average of ImageNet's RGB statistics (0.449, 0.226), which would feed them twice the scale.
+    from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+    from googlenet.training.trainer import Trainer
+    from googlenet.weights import init
+    from googlenet.weights.model_dir import save_pretrained
+
+    weights = real_scale_googlenet("torchvision", num_classes=10, aux_logits=False, transform_input=True)
+    save_pretrained(weights, tmp_path / "weights", preprocessing=Preprocessing(
+        input_size=32, resize_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD))
+    image_tree(tmp_path / "digits", classes=("one", "seven"), per_class=6, size=(28, 28), mode="L")
+    reads = []
+    read = init._read
+    monkeypatch.setattr(init, "_read", lambda *args: reads.append(args) or read(*args))
+    trainer = Trainer(TrainConfig(data=str(tmp_path / "digits"), init=str(tmp_path / "weights"), epochs=1,
+                                  batch_size=2, output_dir=str(tmp_path / "run"), amp="off", progress=False,
+                                  tensorboard=False, val_fraction=0.2))
+    assert trainer.data.in_chans == 1 and not trainer.state.model.config.transform_input
+    assert trainer.data.preprocessing.mean == (0.5,) and trainer.data.preprocessing.std == (0.5,)
+    assert "normalised with mean (0.500), std (0.500): what the initial weights" in " ".join(trainer.data.decisions)
+    assert len(reads) == 1  # the weights are read once

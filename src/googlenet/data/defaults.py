@@ -82,8 +82,10 @@ def choose_preprocessing(
     median = median_side(sides)
     decisions = []
     if options.normalization is not None:
-        mean, std = (for_channels(values, in_chans) for values in options.normalization[:2])
-        decisions.append(f"normalised with mean {_rounded(mean)}, std {_rounded(std)}: {options.normalization[2]}")
+        mean, std, why = options.normalization(in_chans)
+        if len(mean) != in_chans or len(std) != in_chans or min(std) <= 0:
+            raise ValueError(f"normalization for {in_chans} channel(s) gave mean {tuple(mean)}, std {tuple(std)}")
+        decisions.append(f"normalised with mean {_rounded(mean)}, std {_rounded(std)}: {why}")
     preset = options.train_preset
     if preset == "auto":
         preset = "small" if median <= SMALL_IMAGE_SIDE else "paper"

@@ -12,10 +12,12 @@ folders, train and val with different classes) is found by `load_data`, before t
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from googlenet.data.builtin import BUILTIN_DATASETS, builtin_name, load_builtin
+from googlenet.data.defaults import for_channels
 from googlenet.data.folders import load_image_folder
 from googlenet.data.splits import DataSplits, LoadOptions, check_val_fraction
 from googlenet.data.transforms import TRAIN_PRESETS
@@ -36,7 +38,7 @@ def load_data(
     epochs: int | None = None,
     strict: bool = False,
     download: bool = False,
-    normalization: tuple[Sequence[float], Sequence[float], str] | None = None,
+    normalization: tuple[Sequence[float], Sequence[float], str] | Callable[[int], Any] | None = None,
 ) -> DataSplits:
     """Load a built-in data set (`BUILTIN_DATASETS`) or an image folder, with defaults chosen from the data
     (listed with their reasons in the result's `decisions`).
@@ -68,18 +70,19 @@ def load_data(
     normalization: (mean, std, why): normalise with these instead of the data set's statistics (ImageNet's
         for folders), e.g. what pretrained weights were trained with; one value per channel, or one for all
         (adapted to the images' channels as the weights' first convolution is). `why` is the decision's text.
+        Or a function of the images' channel count giving (mean, std, why) for exactly that many channels.
     """
     if train_preset != "auto" and train_preset not in TRAIN_PRESETS:
         raise ValueError(f"unknown train preset {train_preset!r}; choose one of auto, {', '.join(TRAIN_PRESETS)}")
     if input_size is not None and (not isinstance(input_size, int) or input_size < 1):
         raise ValueError(f"input_size must be a positive integer, got {input_size!r}")
     check_val_fraction(val_fraction)
-    if normalization is not None:
+    if normalization is not None and not callable(normalization):
         mean, std, why = normalization
         if len(mean) != len(std) or len(mean) not in (1, 3) or min(std) <= 0:
             raise ValueError(f"normalization needs 1 or 3 means and as many positive stds, got mean {tuple(mean)}, "
                              f"std {tuple(std)}")
-        normalization = (tuple(map(float, mean)), tuple(map(float, std)), why)
+        normalization = _following_channels(tuple(map(float, mean)), tuple(map(float, std)), why)
     options = LoadOptions(input_size=input_size, train_preset=train_preset, random_erase=random_erase,
                           val_fraction=val_fraction, seed=seed, hflip=hflip, in_chans=in_chans, batch_size=batch_size,
                           epochs=epochs, strict=strict, download=download, normalization=normalization)
@@ -97,3 +100,8 @@ def load_data(
     if data_dir is not None:
         raise ValueError(f"data_dir is for the built-in data sets; an image folder is given as data itself ({data})")
     return load_image_folder(folder, options)
+
+
+def _following_channels(mean: tuple[float, ...], std: tuple[float, ...], why: str) -> Callable[[int], Any]:
+    """(mean, std, why) for any channel count: repeated, or averaged into one (`for_channels`)."""
+    return lambda in_chans: (for_channels(mean, in_chans), for_channels(std, in_chans), why)

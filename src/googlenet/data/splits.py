@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from torch.utils.data import Dataset
@@ -103,5 +103,5 @@ class LoadOptions:
     epochs: int | None = None  # the run's length: with batch_size, how many steps it will take
     strict: bool = False
     download: bool = False
-    # (mean, std, why) to normalise with instead of the data set's, e.g. the initial weights' under --init
-    normalization: tuple[tuple[float, ...], tuple[float, ...], str] | None = None
+    # in_chans -> (mean, std, why) to normalise with instead of the data set's, e.g. the initial weights' (--init)
+    normalization: Callable[[int], tuple[Sequence[float], Sequence[float], str]] | None = None

@@ -82,19 +82,19 @@ def _first(dataset: Dataset | None, count: int | None) -> Dataset | None:
     return Subset(dataset, range(min(count, len(dataset))))  # type: ignore[arg-type]
 
 
-def build_model(config: TrainConfig, data: Any) -> tuple[nn.Module, str | None]:
+def build_model(config: TrainConfig, data: Any, initial_weights: Any = None) -> tuple[nn.Module, str | None]:
     """(the model to train with its class names and preprocessing attached, a description of the
-    initial weights or None for random ones)."""
+    initial weights or None for random ones). `initial_weights`: --init's, read (`read_initial_weights`)."""
     from googlenet.models.network import googlenet
 
-    if config.init is None:
+    if initial_weights is None:
         model = googlenet(config.flavour, num_classes=len(data.classes), in_chans=data.in_chans,
                           aux_logits=config.aux_logits)
         description = None
     else:
         from googlenet.weights.init import load_initial_weights
 
-        initial = load_initial_weights(config.init, num_classes=len(data.classes), in_chans=data.in_chans,
+        initial = load_initial_weights(initial_weights, num_classes=len(data.classes), in_chans=data.in_chans,
                                        flavour=config.flavour, aux_logits=config.aux_logits,
                                        class_names=list(data.classes))
         model, description = initial.model, initial.description
@@ -106,19 +106,19 @@ def build_model(config: TrainConfig, data: Any) -> tuple[nn.Module, str | None]:
     return model, description
 
 
-def initial_preprocessing(config: TrainConfig) -> tuple[int | None, str | None, Any]:
+def initial_preprocessing(config: TrainConfig, initial_weights: Any = None) -> tuple[int | None, str | None, Any]:
     """(input size, the decision's text, normalization for load_data): --input-size if given, else with
     --init the size the weights were trained at, else None (the data's choice); with --init, the weights'
-    mean and std, since the pretrained filters expect inputs scaled as in their training."""
-    if config.init is None:
-        return config.input_size, None, None
-    from googlenet.weights.init import load_initial_weights
-
-    preprocessing = load_initial_weights(config.init, num_classes=2, in_chans=3, flavour=config.flavour,
-                                         aux_logits=False).preprocessing
+    mean and std for the data's channel count, since the pretrained filters expect inputs scaled as in their
+    training (for weights with transform_input on grayscale data that is not the RGB statistics' average)."""
+    preprocessing = initial_weights.preprocessing_for(3) if initial_weights is not None else None
     if preprocessing is None:
         return config.input_size, None, None
-    normalization = (preprocessing.mean, preprocessing.std, "what the initial weights were trained with")
+
+    def normalization(in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...], str]:
+        chosen = initial_weights.preprocessing_for(in_chans)
+        return chosen.mean, chosen.std, "what the initial weights were trained with"
+
     if config.input_size is not None:
         return config.input_size, None, normalization
     return preprocessing.input_size, (f"input size {preprocessing.input_size}: the initial weights were trained at "
@@ -181,12 +181,17 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
     from googlenet.training.state import EpochTotals, RunState
     from googlenet.training.step import autocast_dtype_for, build_optimizer, prepare_model
 
-    input_size, why, normalization = initial_preprocessing(config)
+    initial_weights = None
+    if config.init is not None:
+        from googlenet.weights.init import read_initial_weights
+
+        initial_weights = read_initial_weights(config.init, config.flavour)  # read once, used twice
+    input_size, why, normalization = initial_preprocessing(config, initial_weights)
     seed_everything(config.seed, context.rank)
     data = load_on_every_rank(config, input_size, normalization, context)
     if why:
         data.decisions.append(why)
-    model, description = build_model(config, data)
+    model, description = build_model(config, data, initial_weights)
     if description:
         notes.append(description)
     if config.freeze_to:

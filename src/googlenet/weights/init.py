@@ -41,7 +41,9 @@ class InitialWeights:
 
 
 @dataclass
-class _SourceWeights:
+class SourceWeights:
+    """Weights read for --init (`read_initial_weights`), before they are fitted to the new data."""
+
     state_dict: dict[str, Tensor]
     config: GoogLeNetConfig  # the network the weights were saved from
     metadata: ModelMetadata
@@ -49,9 +51,23 @@ class _SourceWeights:
     summary: str
     trained_aux: bool  # aux heads worth keeping (torchvision's ImageNet ones were never trained)
 
+    def preprocessing_for(self, in_chans: int) -> Preprocessing | None:
+        """The preprocessing these weights take on images of `in_chans` channels (None: they do not say)."""
+        return _preprocessing_for(self, in_chans)
+
+
+def read_initial_weights(source: str | Path, flavour: str | None = None) -> SourceWeights:
+    """The weights `source` names (see the module docstring), read once: a run asks them for the
+    normalisation of its data before it knows the data's channels, then builds its model from them."""
+    weights = _read(source, flavour)
+    if flavour is not None and flavour != weights.config.flavour:
+        raise ValueError(f"the initial weights ({weights.label}) are a GoogLeNet of flavour {weights.config.flavour!r}, "
+                         f"but flavour {flavour!r} was asked for: leave the flavour out, it comes from the weights")
+    return weights
+
 
 def load_initial_weights(
-    source: str | Path,
+    source: str | Path | SourceWeights,
     *,
     num_classes: int,
     in_chans: int,
@@ -62,11 +78,9 @@ def load_initial_weights(
     """The model to start a run from `source` (see the module docstring). `flavour`, if given, must be the
     weights' own; `aux_logits` builds aux heads (from the weights' trained ones, with new classifiers, else
     new); `class_names` equal to the weights' own keep their classifier (a run continued on the same
-    classes), otherwise the classifiers are new. A ValueError names what does not fit."""
-    weights = _read(source, flavour)
-    if flavour is not None and flavour != weights.config.flavour:
-        raise ValueError(f"the initial weights ({weights.label}) are a GoogLeNet of flavour {weights.config.flavour!r}, "
-                         f"but flavour {flavour!r} was asked for: leave the flavour out, it comes from the weights")
+    classes), otherwise the classifiers are new. `source` may be weights already read (`read_initial_weights`).
+    A ValueError names what does not fit."""
+    weights = source if isinstance(source, SourceWeights) else read_initial_weights(source, flavour)
     with torch.device("meta"):  # the network the weights describe, shapes only
         described = GoogLeNet(weights.config, init_weights=False).state_dict()
     check_fits(weights.state_dict, described, weights.label, f"a GoogLeNet of flavour {weights.config.flavour!r} "
@@ -88,7 +102,7 @@ def load_initial_weights(
                           _describe(weights, config, keep_head, preprocessing))
 
 
-def _carried(weights: _SourceWeights, config: GoogLeNetConfig, keep_head: bool) -> dict[str, Tensor]:
+def _carried(weights: SourceWeights, config: GoogLeNetConfig, keep_head: bool) -> dict[str, Tensor]:
     """The source tensors the new model takes over, the first convolution adapted."""
     def is_aux(key: str) -> bool:
         return key.startswith(("aux1.", "aux2."))
@@ -107,7 +121,7 @@ def _carried(weights: _SourceWeights, config: GoogLeNetConfig, keep_head: bool) 
     return carried
 
 
-def _read(source: str | Path, flavour: str | None) -> _SourceWeights:
+def _read(source: str | Path, flavour: str | None) -> SourceWeights:
     if str(source) == imagenet.SOURCE_NAME:
         path = imagenet.imagenet_checkpoint()
         return _imagenet_weights(path, f"{imagenet.SOURCE_NAME} ({path})")
@@ -119,7 +133,7 @@ def _read(source: str | Path, flavour: str | None) -> _SourceWeights:
         if imagenet.is_imagenet_file(path):
             return _imagenet_weights(path, str(path), state_dict)
         config = config_of_state_dict(state_dict, flavour)
-        return _SourceWeights(state_dict, config, ModelMetadata(), str(path), f"the state_dict in {path}",
+        return SourceWeights(state_dict, config, ModelMetadata(), str(path), f"the state_dict in {path}",
                               trained_aux=True)
     if not path.exists() and hf_hub.is_repo_id(str(source)):  # a local path of that name wins, as in from_pretrained
         return _directory_weights(resolve_model_directory(str(source)))
@@ -128,23 +142,23 @@ def _read(source: str | Path, flavour: str | None) -> _SourceWeights:
                      f"('user/repo') or {imagenet.SOURCE_NAME!r}")
 
 
-def _imagenet_weights(path: Path, label: str, state_dict: dict[str, Tensor] | None = None) -> _SourceWeights:
+def _imagenet_weights(path: Path, label: str, state_dict: dict[str, Tensor] | None = None) -> SourceWeights:
     if state_dict is None:
         state_dict = state_dict_from_checkpoint(load_checkpoint_file(path), path)
     trunk = {key: value for key, value in state_dict.items() if not key.startswith(("aux1.", "aux2."))}
-    return _SourceWeights(trunk, imagenet.CONFIG, ModelMetadata(None, imagenet.PREPROCESSING), label,
+    return SourceWeights(trunk, imagenet.CONFIG, ModelMetadata(None, imagenet.PREPROCESSING), label,
                           f"torchvision's ImageNet GoogLeNet ({imagenet.TOP1}% top-1)", trained_aux=False)
 
 
-def _directory_weights(path: Path) -> _SourceWeights:
+def _directory_weights(path: Path) -> SourceWeights:
     directory = locate_model(path).model_dir
     config, metadata = read_model_config(directory / CONFIG_NAME)
     state_dict = load_checkpoint_file(directory / WEIGHTS_NAME)
     kind = "the model of run" if directory != path else "model directory"
-    return _SourceWeights(state_dict, config, metadata, str(directory), f"{kind} {path}", trained_aux=True)
+    return SourceWeights(state_dict, config, metadata, str(directory), f"{kind} {path}", trained_aux=True)
 
 
-def _preprocessing_for(weights: _SourceWeights, in_chans: int) -> Preprocessing | None:
+def _preprocessing_for(weights: SourceWeights, in_chans: int) -> Preprocessing | None:
     """The weights' preprocessing for `in_chans` channels (None when the weights do not say)."""
     preprocessing = weights.metadata.preprocessing
     if preprocessing is None:
@@ -166,7 +180,7 @@ def _preprocessing_for(weights: _SourceWeights, in_chans: int) -> Preprocessing 
                    channel_order=order)
 
 
-def _describe(weights: _SourceWeights, config: GoogLeNetConfig, keep_head: bool,
+def _describe(weights: SourceWeights, config: GoogLeNetConfig, keep_head: bool,
               preprocessing: Preprocessing | None) -> str:
     parts = [f"initial weights: {weights.summary}, flavour {config.flavour!r}"]
     if keep_head:
