@@ -62,16 +62,48 @@ def _source_files() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
 
+def _top_level_names() -> dict[str, str]:
+    """googlenet.NAME -> the module that defines NAME: what the package's __init__ imports from its
+    modules, and its lazy table (_LAZY), read from the source."""
+    init = PACKAGE / "__init__.py"
+    names: dict[str, str] = {}
+    if not init.exists():
+        return names
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("googlenet."):
+            names.update({alias.asname or alias.name: node.module for alias in node.names})
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(getattr(target, "id", None) == "_LAZY" for target in targets):
+                names.update(ast.literal_eval(node.value))
+            else:  # __version__ and the like: the package's own
+                names.update({target.id: "googlenet" for target in targets if isinstance(target, ast.Name)})
+    return names
+
+
+def _resolved(target: str, top_level: dict[str, str]) -> str:
+    """`googlenet.NAME` for a top-level name (not a module of the package) becomes the module defining it:
+    `from googlenet import train` imports the training layer, however lazily."""
+    parts = target.split(".")
+    name = parts[1] if len(parts) == 2 else None
+    if name and name not in LAYERS and not (PACKAGE / f"{name}.py").exists() and not (PACKAGE / name).is_dir():
+        assert name in top_level, f"{target} is neither a module of the package nor one of its names"
+        return top_level[name]
+    return target
+
+
 def _violations() -> list[str]:
     problems = []
+    top_level = _top_level_names()
     for path in _source_files():
         own = _layer_of("googlenet." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
         if own in FACADES:
             continue
         assert own in LAYERS, f"{path.relative_to(PACKAGE)} is in no layer: add it to LAYERS (and docs/architecture.md)"
         for line, target in _imports(path):
+            target = _resolved(target, top_level)
             other = _layer_of(target)
-            if other in FACADES:  # `from googlenet import googlenet`: the model API, layer "models"
+            if other in FACADES:  # `import googlenet`: the package imports the model API only, layer "models"
                 other = "models" if other == "__init__" else other
             if other in FACADES or LAYERS.get(other, -1) <= LAYERS[own] or (own, other) in ALLOWED_UPWARD:
                 continue
@@ -89,6 +121,18 @@ def test_the_check_catches_an_upward_import(tmp_path, monkeypatch):
     (fake / "models" / "network.py").write_text("def f():\n    from googlenet.training import loop\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     assert _violations() == ["models/network.py:2 (models) imports googlenet.training (training)"]
+
+
+def test_a_lazy_top_level_name_counts_as_the_layer_that_defines_it(tmp_path, monkeypatch):
+    fake = tmp_path / "googlenet"
+    for layer in ("models", "training", "data"):
+        (fake / layer).mkdir(parents=True)
+    (fake / "__init__.py").write_text("from googlenet.models import googlenet\n"
+                                      "_LAZY: dict[str, str] = {'train': 'googlenet.training.trainer'}\n")
+    (fake / "data" / "load.py").write_text("from googlenet import googlenet\n")  # models: below data
+    (fake / "models" / "network.py").write_text("def f():\n    from googlenet import train\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    assert _violations() == ["models/network.py:2 (models) imports googlenet.training.trainer (training)"]
 
 
 HEAVY = ("PIL", "matplotlib", "tensorboard", "safetensors", "onnx", "onnxruntime", "openvino", "fastapi",
