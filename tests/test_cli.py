@@ -307,7 +307,7 @@ def test_unknown_flavour_lists_the_choices(capsys):
 
 
 @pytest.mark.slow
-def test_a_trained_run_directory_works_with_every_command(tmp_path, capsys, monkeypatch):
+def test_a_trained_run_directory_works_with_predict_evaluate_export_and_resume(tmp_path, capsys, monkeypatch):
     """The run directory the real trainer writes (not a stand-in): predict, evaluate, export, resume."""
     monkeypatch.setenv("GOOGLENET_CACHE", str(tmp_path / "cache"))
     write_idx_set(tmp_path / "idx", train=40, test=10)
