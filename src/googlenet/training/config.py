@@ -8,6 +8,7 @@ False (None is chosen for the user, not typed).
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,9 @@ class TrainConfig:
                         metavar="NAME_OR_FOLDER")
     data_dir: str | None = _option(None, "where to look for a built-in data set's files (default: the usual places "
                                    "and the cache)", metavar="DIR")
-    output_dir: str = _option("runs/fashion-mnist", "the run directory: checkpoints, metrics, plots and the trained "
-                              "model (model/)", metavar="DIR")
+    output_dir: str | None = _option(None, "the run directory: checkpoints, metrics, plots, the trained model "
+                                     "(model/) and a test image per class (examples/) (default: runs/NAME, NAME "
+                                     "being the data set's or the folder's name)", metavar="DIR", none_word=False)
     overwrite: bool = _option(False, "replace the run in --output-dir if it already holds one (without it such a "
                               "directory is refused, so a typo cannot destroy a finished run)")
     init: str | None = _option(None, "start from these weights instead of random ones: a model directory, a run "
@@ -71,9 +73,11 @@ class TrainConfig:
     epochs: int | None = _option(None, f"passes over the training set (default: {EPOCHS_FROM_SCRATCH}; "
                                  f"{EPOCHS_FROM_INIT} with --init); with --resume, a new total that continues the "
                                  "learning rate from where it is, never raising it")
-    batch_size: int = _option(128, "images per step on each process; the global batch is this times the number "
-                              "of processes, and the run's length in steps (which picks the default augmentation) "
-                              "counts global batches")
+    batch_size: int | None = _option(None, "images per step on each process; the global batch is this times the "
+                                     "number of processes, and the run's length in steps (which picks the default "
+                                     "augmentation) counts global batches (default: 128, or fewer where 128 would "
+                                     "not fit in half the free memory at the input size; the run's first lines say "
+                                     "which and why)", none_word=False)
     input_size: int | None = _option(None, "side of the square model input in pixels (default: from the data: 32 "
                                      "for images up to 32x32, 224 for large ones)")
     train_preset: str = _option("auto", "training augmentation: paper (random crops of 8 to 100 percent of the area, colour "
@@ -131,7 +135,8 @@ class TrainConfig:
                 raise ValueError(message)
 
         require(self.epochs is None or self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
-        require(self.batch_size >= 2, f"--batch-size must be at least 2 (BatchNorm needs 2), got {self.batch_size}")
+        require(self.batch_size is None or self.batch_size >= 2,
+                f"--batch-size must be at least 2 (BatchNorm needs 2), got {self.batch_size}")
         require(self.lr > 0, f"--lr must be positive, got {self.lr}")
         require(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
         require(self.amp in AMP_MODES, f"unknown --amp {self.amp!r}; choose one of: {', '.join(AMP_MODES)}")
@@ -153,7 +158,8 @@ class TrainConfig:
         """This config with the defaults that depend on other options filled in (what config.json records)."""
         epochs = self.epochs if self.epochs is not None else (EPOCHS_FROM_INIT if self.init else EPOCHS_FROM_SCRATCH)
         flavour = self.flavour if self.flavour is not None or self.init else "bn"
-        return replace(self, epochs=epochs, flavour=flavour)
+        output_dir = self.output_dir or default_output_dir(self.data)
+        return replace(self, epochs=epochs, flavour=flavour, output_dir=output_dir)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -162,6 +168,11 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         known = {option.name for option in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})
+
+
+def default_output_dir(data: str) -> str:
+    """runs/NAME: the built-in data set's name, or the image folder's own name (runs/photos for ~/photos/)."""
+    return str(Path("runs") / (Path(os.path.abspath(os.path.expanduser(data))).name or "run"))
 
 
 @dataclass

@@ -13,7 +13,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -75,6 +75,7 @@ class Session:
     steps_per_epoch: int
     num_classes: int
     stop: StopRequests
+    after_step: Callable[[RunState], None] | None = None  # e.g. epoch_clock.EpochClock: told of every step
 
 
 def epoch_indices(seed: int, dataset_size: int, epoch: int, context: DistributedContext) -> list[int]:
@@ -132,6 +133,8 @@ def train_one_epoch(session: Session, state: RunState) -> float:
             data_seconds = time.perf_counter() - waited_since
             _one_step(session, state, images, targets, data_seconds)
             progress.update(1)
+            if session.after_step is not None:
+                session.after_step(state)
             if time.perf_counter() - shown_at > 1.0:  # reading the running sums syncs a GPU: once a second
                 shown_at = time.perf_counter()
                 totals = state.totals

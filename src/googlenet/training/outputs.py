@@ -6,6 +6,8 @@
     curves.png              loss and accuracy per epoch, each line labelled with its split
     confusion_matrix.png    the kept weights on the test split (the validation split where there is no test)
     model/                  the kept weights as a model directory, with evaluation.json
+    examples/               the first test image of each class (validation where there is no test split),
+                            as CLASS.png: something to try `googlenet predict` on
 
 Every file goes through googlenet.atomic_files: it appears whole or not at all, and the model directory
 is swapped in whole. Plots are drawn on `matplotlib.figure.Figure` objects, so the caller's pyplot
@@ -17,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,9 @@ from torch import nn
 from googlenet.atomic_files import atomic_directory, atomic_path, write_text
 from googlenet.training.config import CHECKPOINT_VERSION, CONFIG_FILE, MODEL_DIR, RUN_FORMAT_KEY, TrainConfig
 
+EXAMPLES_DIR = "examples"
+MAX_EXAMPLES = 20  # one image per class, for the first classes of a data set with more
+EXAMPLE_SCAN = 5000  # how far into the split to look for classes not yet found (folders sort by class)
 CURVES_PLOT = "curves.png"
 CONFUSION_PLOT = "confusion_matrix.png"
 EVALUATION_FILE = "evaluation.json"
@@ -76,6 +82,25 @@ class RunOutputs:
             save_pretrained(model, staging)
             (staging / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2))
 
+    def write_examples(self, data: Any) -> list[Path]:
+        """examples/CLASS.png: the first image of each class in `data`'s test split (else its validation
+        split), as read from disk; returns the files, in class order."""
+        split = data.test_images if data.test_images is not None else data.validation_images
+        if split is None:
+            return []
+        wanted = min(MAX_EXAMPLES, len(data.classes))
+        chosen: dict[int, Any] = {}
+        for index in range(min(len(split), EXAMPLE_SCAN)):
+            image, label = split[index]
+            if label < wanted and label not in chosen and hasattr(image, "save"):  # skips unreadable files
+                chosen[label] = image
+                if len(chosen) == wanted:
+                    break
+        with atomic_directory(self.run_dir / EXAMPLES_DIR) as staging:
+            for label, image in chosen.items():
+                image.save(staging / example_file_name(data.classes[label]), format="PNG")
+        return [self.run_dir / EXAMPLES_DIR / example_file_name(data.classes[label]) for label in sorted(chosen)]
+
     def write_evaluation(self, evaluation: dict[str, Any]) -> None:
         write_text(self.run_dir / MODEL_DIR / EVALUATION_FILE, json.dumps(evaluation, indent=2))
 
@@ -90,6 +115,19 @@ class RunOutputs:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def example_file_name(class_name: str) -> str:
+    """A class's example file: its name with anything but letters, digits, '.' and '-' as '_' (T-shirt_top.png)."""
+    return re.sub(r"[^\w.-]+", "_", class_name).strip("_.") + ".png"
+
+
+def recognised_classes(class_names: list[str], examples: list[Path]) -> str:
+    """The run's last line: what the model tells apart, and an image to try it on."""
+    shown = ", ".join(class_names[:MAX_EXAMPLES]) + (f" and {len(class_names) - MAX_EXAMPLES} more"
+                                                    if len(class_names) > MAX_EXAMPLES else "")
+    tried = f"; try: googlenet predict {examples[0].parent.parent} {examples[0]}" if examples else ""
+    return f"the model recognises {len(class_names)} classes: {shown}{tried}"
 
 
 def curves_figure(history: list[dict[str, Any]]) -> Any:

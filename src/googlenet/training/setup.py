@@ -16,8 +16,11 @@ from googlenet.training.config import CONFIG_FILE, LAST_CHECKPOINT, MODEL_DIR, T
 
 # What a run writes (outputs.py, checkpoint.py): the only names `--overwrite` removes.
 RUN_FILES = (CONFIG_FILE, LAST_CHECKPOINT, "checkpoint_previous.pt", "checkpoint_best.pt", "metrics.csv",
-             "metrics.json", "curves.png", "confusion_matrix.png", MODEL_DIR, "tensorboard")
+             "metrics.json", "curves.png", "confusion_matrix.png", MODEL_DIR, "tensorboard", "examples")
 HEAD_MODULES = ("fc", "aux1", "aux2")  # made anew for the data set's classes by --init
+# Images larger than this (median shorter side, px) are photos: a run from random weights on them is advised
+# to start from ImageNet weights instead.
+PRETRAINED_ADVICE_SIDE = 64
 
 
 def check_output_dir(run_dir: Path, overwrite: bool, *, is_main: bool) -> None:
@@ -181,6 +184,8 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
     from googlenet.training.state import EpochTotals, RunState
     from googlenet.training.step import autocast_dtype_for, build_optimizer, prepare_model
 
+    from googlenet.training.batch_size import DEFAULT_BATCH_SIZE, default_batch_size
+
     initial_weights = None
     if config.init is not None:
         from googlenet.weights.init import read_initial_weights
@@ -188,9 +193,18 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
         initial_weights = read_initial_weights(config.init, config.flavour)  # read once, used twice
     input_size, why, normalization = initial_preprocessing(config, initial_weights)
     seed_everything(config.seed, context.rank)
-    data = load_on_every_rank(config, input_size, normalization, context)
+    # The data's defaults count the run's steps: with the batch size still to choose, at the default's
+    # (memory can only lower it, which lengthens the run, so no choice made short-run goes wrong).
+    data = load_on_every_rank(replace(config, batch_size=config.batch_size or DEFAULT_BATCH_SIZE), input_size,
+                              normalization, context)
     if why:
         data.decisions.append(why)
+    if config.batch_size is None:
+        batch_size, why = default_batch_size(data.preprocessing.input_size, context)
+        data.decisions.append(why)
+        config = replace(config, batch_size=batch_size)
+    if config.init is None and (data.image_side or 0) > PRETRAINED_ADVICE_SIDE:
+        notes.append(pretrained_advice(data.image_side))
     model, description = build_model(config, data, initial_weights)
     if description:
         notes.append(description)
@@ -216,6 +230,14 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
     )
     state = RunState(model, optimizer, schedule, ema, totals=EpochTotals().to(context.device))
     return session, state, data, config
+
+
+def pretrained_advice(image_side: int) -> str:
+    """Why a run on large images would rather start from ImageNet weights, and how."""
+    return (f"advice: these images are {image_side} px on their shorter side, photos rather than thumbnails. From "
+            "random weights GoogLeNet needs many images and epochs to learn features for them; starting from "
+            "ImageNet's usually needs far fewer: --init torchvision-imagenet (torchvision's ImageNet GoogLeNet, "
+            "downloaded once, about 50 MB), and --freeze-to inception4e to train only the last stages, faster")
 
 
 def describe_start(session: Any, data: Any, notes: list[str]) -> list[str]:

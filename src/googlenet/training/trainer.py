@@ -38,7 +38,8 @@ from googlenet.training.checkpoint import (
 )
 from googlenet.training.config import LAST_CHECKPOINT, MODEL_DIR, TrainConfig, TrainResult
 from googlenet.training.loop import StopRequests, train_one_epoch
-from googlenet.training.outputs import RunOutputs
+from googlenet.training.epoch_clock import EpochClock
+from googlenet.training.outputs import RunOutputs, recognised_classes
 from googlenet.training.resume import continue_from, resolve_for_resume
 from googlenet.training.selection import (
     epoch_summary,
@@ -76,7 +77,7 @@ class Trainer:
             self.run_dir = path.parent
             config = resolve_for_resume(config, checkpoint, self.run_dir, self.notes)
         else:
-            self.run_dir = Path(config.output_dir)
+            self.run_dir = Path(config.resolved().output_dir)
             check_output_dir(self.run_dir, config.overwrite, is_main=self.context.is_main)
         self.stop = StopRequests()
         self.session, self.state, self.data, self.config = build_session(
@@ -84,6 +85,7 @@ class Trainer:
         if checkpoint is not None:
             continue_from(self.session, self.state, checkpoint, self.notes)
         self.outputs: RunOutputs | None = None
+        self.examples: list[Path] = []  # examples/CLASS.png, written by rank 0 at the start
 
     @property
     def is_main(self) -> bool:
@@ -98,6 +100,10 @@ class Trainer:
                     self.outputs = RunOutputs(self.run_dir, tensorboard=self.config.tensorboard)
                     self.outputs.write_config(self.config)
                     print("\n".join(describe_start(self.session, self.data, self.notes)), flush=True)
+                self.examples = self.outputs.write_examples(self.data)
+                epochs_left = self.config.epochs - self.state.position.epoch
+                self.session.after_step = EpochClock(self.session.steps_per_epoch, epochs_left,
+                                                     say=lambda line: print(line, flush=True))
             with self.stop:
                 while self.state.position.epoch < self.config.epochs:
                     seconds = train_one_epoch(self.session, self.state)
@@ -166,6 +172,7 @@ class Trainer:
         result = replace(result, validation=validation, test=test)
         if self.is_main:
             print(result.summary(), flush=True)
+            print(recognised_classes(list(self.data.classes), self.examples), flush=True)
         return result
 
 
