@@ -94,3 +94,33 @@ def test_the_weight_average_warms_up_so_a_short_run_is_not_left_near_random():
     assert accuracy(fixed.module) < accuracy(model) - 0.2
     assert warm.decay_at(0) == pytest.approx(0.1) and warm.decay_at(130) == pytest.approx(131 / 140)
     assert warm.decay_at(100_000) == 0.998 and fixed.decay_at(5) == 0.998
+
+
+def test_the_weight_average_is_the_warm_up_formula_bit_for_bit_and_resumes_from_its_state_dict():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
+    average, expected = WeightAverage(model, 0.9), None
+    for update in range(12):
+        model.train()(torch.randn(4, 1, 6, 6))  # moves the BatchNorm statistics and its step count
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(torch.randn_like(parameter))
+        current = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        if expected is None:
+            expected = current
+        else:  # written here from the module's docstring: lerp by 1 - min(decay, (1 + n) / (10 + n))
+            weight = 1.0 - min(0.9, (1 + update) / (10 + update))
+            expected = {name: torch.lerp(expected[name], tensor, weight) if tensor.is_floating_point() else tensor
+                        for name, tensor in current.items()}
+        average.update(model)
+        if update == 6:  # a checkpoint here, loaded into a fresh average, continues the same decays
+            resumed = WeightAverage(nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.Flatten(),
+                                                  nn.Linear(3 * 4 * 4, 2)), 0.9)
+            resumed.load_state_dict(average.state_dict())
+        elif update > 6:
+            resumed.update(model)
+    got = {name.removeprefix("module."): tensor for name, tensor in average.state_dict().items()}
+    assert got.pop("n_averaged") == 12 and average.updates == 12
+    assert all(torch.equal(got[name], expected[name]) for name in expected)
+    assert all(torch.equal(a, b) for a, b in zip(average.state_dict().values(), resumed.state_dict().values()))
+    assert not any(parameter.requires_grad for parameter in average.module.parameters())
