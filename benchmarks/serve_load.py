@@ -59,11 +59,6 @@ def random_weight_model(directory: Path) -> Path:
     return googlenet.save_pretrained(model, directory)
 
 
-def model_directory_of(model: Path) -> Path:
-    """A run directory's model/ folder, or the model directory itself."""
-    return model / "model" if (model / "model").is_dir() else model
-
-
 def test_image() -> bytes:
     """A 320x240 JPEG with smooth structure (what a photo costs to decode, not noise)."""
     y, x = np.mgrid[0:240, 0:320]
@@ -221,7 +216,7 @@ def main() -> int:
         model = args.model or random_weight_model(Path(scratch) / "model")
         ceiling = None
         if args.backend != "int8":  # the int8 model calibrates on a run's data: the random model has none
-            ceiling = model_ceiling(model_directory_of(model), args.backend, 32)
+            ceiling = model_ceiling(model, args.backend, 32)  # from_pretrained takes a run directory too
             print(f"... the model alone: {ceiling[0]:.1f} images/s at batch 1, {ceiling[1]:.1f} at batch 32",
                   file=sys.stderr, flush=True)
         # Both servers run at once (an idle one costs no CPU) and each level is measured on one, then the
