@@ -5,6 +5,11 @@ VENV := .venv
 # Exact versions where we create the environment here (they install from this machine's disk);
 # pyproject.toml itself asks only for torch>=2.5 so users elsewhere get their own build.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+# Where pip takes torch and torchvision from: its usual index by default, whose Linux torch is the CUDA build
+# (with 4.1 GiB of NVIDIA libraries and Triton that only a GPU uses). On a machine without an NVIDIA GPU:
+#   make train TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# installs the CPU build, which leaves those out.
+TORCH_INDEX ?=
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 RUN := runs/fashion-mnist
 LONG_RUN := runs/fashion-mnist-64
@@ -19,7 +24,7 @@ TRAIN_OPTIONS ?=
 SUDO = $(if $(shell command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo),sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data browser compiler train train-long test summary
+.PHONY: help setup python-venv data browser compiler train train-long test summary
 
 help:
 	@echo 'make train       set up .venv, train GoogLeNet on Fashion-MNIST into $(RUN)/, print the'
@@ -35,16 +40,32 @@ help:
 	@echo 'train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz)'
 	@echo 'or make train DOWNLOAD=1. Train again into $(RUN)/: make train TRAIN_OPTIONS=--overwrite'
 	@echo 'Afterwards: . $(VENV)/bin/activate, then googlenet --help'
+	@echo ''
+	@echo 'The set-up (.venv) comes first, once: 6.4 GiB of disk with the default (CUDA) torch, 4.1 GiB of'
+	@echo 'it NVIDIA libraries and Triton that only a GPU uses, and about 3 min where the packages are already'
+	@echo 'downloaded (more to download them). Without an NVIDIA GPU, the CPU build leaves those out:'
+	@echo '  make train TORCH_INDEX=https://download.pytorch.org/whl/cpu'
+	@echo 'Python'"'"'s venv module is needed (Debian: python3-venv, installed if missing, with sudo when not root).'
 
 # The fast extra (OpenVINO, NNCF) too: the tests of those backends and of the choice between the two int8
 # paths run in CI, not only where someone installed them.
 $(VENV)/.installed: pyproject.toml Makefile
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || $(MAKE) --no-print-directory python-venv
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet $(TORCH_PINS)
+	$(VENV)/bin/pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH_PINS)
 	$(VENV)/bin/pip install --quiet -e '.[test,serve,fast]'
 	touch $@
 
 setup: $(VENV)/.installed
+
+# Debian's own Python leaves venv's bootstrap of pip (ensurepip) to the python3-venv package.
+python-venv:
+	@command -v apt-get >/dev/null || { \
+	  echo '$(PYTHON) cannot create a virtual environment (its ensurepip module is missing) and apt-get is'; \
+	  echo 'not available: install your system'"'"'s venv support for Python (or use another Python:'; \
+	  echo 'make train PYTHON=/path/to/python3), then run make again'; exit 2; }
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq python3-venv
 
 # Fashion-MNIST, the built-in data set, comes from Debian's dataset-fashion-mnist package.
 $(FASHION_MNIST):
@@ -77,7 +98,7 @@ train: setup data
 	@echo ''
 	@echo 'The trained model is in $(RUN)/model/; metrics and plots in $(RUN)/.'
 	@echo 'Next, in this shell:  . $(VENV)/bin/activate   (or type $(VENV)/bin/googlenet instead of googlenet)'
-	@echo '  googlenet predict $(RUN) your-image.png        # the top 5 classes of your own image'
+	@echo '  googlenet predict $(RUN) $(RUN)/examples/Trouser.png   # a test image the run left, one per class'
 	@echo '  googlenet evaluate $(RUN) --tta 10crop         # test accuracy, averaged over 10 crops'
 	@echo '  googlenet export $(RUN)                        # writes $(RUN)/model/model.onnx'
 	@echo '  googlenet serve $(RUN)                         # then open http://127.0.0.1:8000/'
