@@ -153,9 +153,8 @@ def test_a_failed_export_leaves_the_previous_one_whole(tmp_path, monkeypatch):
     path = export(directory, format="torchscript")
     before = path.read_bytes(), sidecar_path(path).read_bytes()
 
-    def write_half_then_fail(module, target):
-        with open(target, "wb") as file:
-            file.write(b"half an export")
+    def write_half_then_fail(module, file):
+        file.write(b"half an export")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch.jit, "save", write_half_then_fail)

@@ -473,14 +473,16 @@ def test_a_failed_save_leaves_the_previous_model_directory_whole_and_loadable(tm
     (directory / "README.md").write_text("my notes\n")
     before = {path.name: path.read_bytes() for path in directory.iterdir()}
     new_model = real_scale_googlenet("bn", num_classes=3, seed=1)
-    real_write_text = Path.write_text
+    import googlenet.weights.model_dir as model_dir
 
-    def fail_on_config(self, *args, **kwargs):
-        if self.name == "config.json":  # the weights are already written by then
+    real_write_text = model_dir.write_text
+
+    def fail_on_config(path, *args, **kwargs):
+        if Path(path).name == "config.json":  # the weights are already written by then
             raise OSError(28, "No space left on device")
-        return real_write_text(self, *args, **kwargs)
+        return real_write_text(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "write_text", fail_on_config)
+    monkeypatch.setattr(model_dir, "write_text", fail_on_config)
     with pytest.raises(AtomicWriteError, match=f"cannot write {directory}: No space left on device"):
         save_pretrained(new_model, directory)
     monkeypatch.undo()

@@ -51,10 +51,8 @@ def test_a_plot_survives_a_failed_write_and_the_backend_is_left_alone(tmp_path, 
     before = (tmp_path / "curves.png").read_bytes()
     real_savefig = Figure.savefig
 
-    def dies(self, path, **kwargs):
-        real_savefig(self, path, **kwargs)
-        with open(path, "r+b") as file:
-            file.truncate(100)
+    def dies(self, file, **kwargs):
+        real_savefig(self, file, **kwargs)
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(Figure, "savefig", dies)

@@ -56,6 +56,10 @@ class FileSystemCalls:
                 setattr(os, name, function)
 
 
+def contents(directory: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(directory)): path.read_bytes() for path in directory.rglob("*") if path.is_file()}
+
+
 def each_fault(prepare: Callable[[Path], None], write: Callable[[Path], None], root: Path,
                first_and_last_only: bool = False) -> Iterator[tuple[str, BaseException | None, Path]]:
     """For each file-system call that `write(directory)` makes on a directory set up by `prepare`: a fresh
@@ -63,9 +67,13 @@ def each_fault(prepare: Callable[[Path], None], write: Callable[[Path], None], r
     directory). `first_and_last_only`: only the first and last call of each kind (for slow writers)."""
     clean = root / "clean"
     prepare(clean)
+    before = contents(clean)
     with FileSystemCalls().active() as counted:
         write(clean)
     kinds = counted.kinds
+    changed = [name for name, data in contents(clean).items() if before.get(name) != data]
+    # Every file that changed was renamed into place (a writer that bypasses atomic_files is caught here).
+    assert changed and kinds.count("replace") >= len(changed), (changed, kinds)
     chosen = range(1, len(kinds) + 1)
     if first_and_last_only:
         chosen = sorted({next(i for i, k in enumerate(kinds, 1) if k == kind) for kind in kinds}
@@ -130,3 +138,84 @@ def test_a_checkpoint_survives_a_fault_at_every_file_system_call(tmp_path):
         for name, tensor in fresh.model.state_dict().items():
             assert torch.equal(tensor, payloads[last - 1]["model"][name])
     assert seen == {"write", "fsync", "link", "replace", "directory fsync"}
+
+
+def weights_equal(state: dict, model: torch.nn.Module) -> bool:
+    return all(torch.equal(state[name], tensor) for name, tensor in model.state_dict().items() if name in state)
+
+
+@pytest.mark.slow
+def test_a_model_directory_survives_a_fault_at_every_kind_of_file_system_call(tmp_path):
+    from helpers import real_scale_googlenet
+
+    from googlenet.weights.model_dir import from_pretrained, save_pretrained
+
+    old, new = (real_scale_googlenet("bn", num_classes=3, aux_logits=False, seed=seed) for seed in (0, 1))
+    for kind, error, run in each_fault(lambda run: save_pretrained(old, run / "model"),
+                                       lambda run: save_pretrained(new, run / "model"), tmp_path,
+                                       first_and_last_only=True):
+        if error is not None:
+            assert_one_clean_line(error, run)
+        assert leftovers(run) == [], kind
+        kept = from_pretrained(run / "model").state_dict()
+        assert weights_equal(kept, old if error is not None else new), kind
+
+
+@pytest.mark.slow
+def test_metrics_survive_a_fault_at_every_kind_of_file_system_call(tmp_path):
+    import json
+
+    from googlenet.training.outputs import RunOutputs
+
+    rows = [{"epoch": 1, "train_loss": 2.0, "train_top1": 20.0, "validation_loss": 1.9, "validation_top1": 25.0}]
+    more = rows + [{**rows[0], "epoch": 2, "train_loss": 1.5}]
+    for kind, error, run in each_fault(lambda run: RunOutputs(run, tensorboard=False).log_epochs(rows),
+                                       lambda run: RunOutputs(run, tensorboard=False).log_epochs(more), tmp_path,
+                                       first_and_last_only=True):
+        if error is not None:
+            assert_one_clean_line(error, run)
+        assert leftovers(run) == [], kind
+        assert json.loads((run / "metrics.json").read_text()) in (rows, more)
+        assert (run / "metrics.csv").read_text().count("\n") in (2, 3)
+        from PIL import Image
+
+        Image.open(run / "curves.png").verify()  # whole, whichever version
+
+
+@pytest.mark.slow
+def test_an_export_survives_a_fault_at_every_kind_of_file_system_call(tmp_path, monkeypatch):
+    import json
+    import zipfile
+
+    from helpers import real_scale_googlenet
+
+    from googlenet.weights import export as exports
+
+    models = [real_scale_googlenet("bn", num_classes=3, aux_logits=False, seed=seed).eval() for seed in (0, 1)]
+    example = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        traced = [torch.jit.trace(model, example) for model in models]
+    current = [0]
+    monkeypatch.setattr(exports.torch.jit, "trace", lambda *args, **kwargs: traced[current[0]])  # traced once
+    before: dict[Path, bytes] = {}
+
+    def write(run: Path, which: int) -> None:
+        current[0] = which
+        exports.export(models[which], run / "model.torchscript.pt", "torchscript")
+
+    def prepare(run: Path) -> None:
+        write(run, 0)
+        before[run] = (run / "model.torchscript.pt").read_bytes()
+
+    for kind, error, run in each_fault(prepare, lambda run: write(run, 1), tmp_path, first_and_last_only=True):
+        exported = run / "model.torchscript.pt"
+        if error is not None:
+            assert_one_clean_line(error, run)
+        assert leftovers(run) == [], kind
+        if error is not None and error.path == exported:
+            assert exported.read_bytes() == before[run], kind  # the previous export, untouched
+        else:
+            assert exported.read_bytes() != before[run], kind
+        with zipfile.ZipFile(exported) as archive:
+            assert archive.testzip() is None  # whole, whichever version
+        assert json.loads((run / "model.torchscript.pt.json").read_text())["format"] == "torchscript"

@@ -26,7 +26,7 @@ from typing import Any
 
 from torch import nn
 
-from googlenet.atomic_files import atomic_directory, atomic_path, write_text
+from googlenet.atomic_files import atomic_directory, write_text, write_with
 from googlenet.training.config import CHECKPOINT_VERSION, CONFIG_FILE, MODEL_DIR, RUN_FORMAT_KEY, TrainConfig
 
 EXAMPLES_DIR = "examples"
@@ -80,7 +80,7 @@ class RunOutputs:
 
         with atomic_directory(self.run_dir / MODEL_DIR) as staging:
             save_pretrained(model, staging)
-            (staging / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2))
+            write_text(staging / EVALUATION_FILE, json.dumps(evaluation, indent=2))
 
     def write_examples(self, data: Any) -> list[Path]:
         """examples/CLASS.png: the first image of each class in `data`'s test split (else its validation
@@ -109,8 +109,7 @@ class RunOutputs:
 
     @staticmethod
     def _save_figure(figure: Any, path: Path) -> None:
-        with atomic_path(path) as temporary:
-            figure.savefig(temporary, format="png", dpi=100)
+        write_with(path, lambda file: figure.savefig(file, format="png", dpi=100))
 
     def close(self) -> None:
         if self.writer is not None:

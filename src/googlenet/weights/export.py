@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from googlenet.atomic_files import atomic_path
+from googlenet.atomic_files import write_bytes, write_text, write_with
 from googlenet.models.network import GoogLeNet
 
 # Format name -> the file name an export of a model directory gets inside it by default.
@@ -60,18 +60,21 @@ def export(model_or_dir: GoogLeNet | str | Path, output: str | Path | None = Non
     size = model.preprocessing.input_size if model.preprocessing is not None else DEFAULT_INPUT_SIZE
     example = torch.randn(EXAMPLE_BATCH, model.in_chans, size, size, device=next(model.parameters()).device)
     description = describe(model, format, size)
-    with atomic_path(sidecar_path(output)) as sidecar, atomic_path(output) as written:
-        if format == "onnx":
-            program = onnx_program(model, example)
-            for key in ("preprocessing", "class_names", "model"):
-                program.model.metadata_props[key] = json.dumps(description[key])
-            program.save(written, external_data=False)  # weights inside the .onnx file: one file to ship
-        elif format == "exported-program":
-            torch.export.save(exported_program(model, example), written)
-        else:
-            with torch.no_grad():
-                torch.jit.save(torch.jit.trace(model, example), written)
-        sidecar.write_text(json.dumps(description, indent=2) + "\n")
+    if format == "onnx":
+        program = onnx_program(model, example)
+        for key in ("preprocessing", "class_names", "model"):
+            program.model.metadata_props[key] = json.dumps(description[key])
+        buffer = io.BytesIO()
+        program.save(buffer, external_data=False)  # weights inside the .onnx file: one file to ship
+        write_bytes(output, buffer.getvalue())
+    elif format == "exported-program":
+        program = exported_program(model, example)
+        write_with(output, lambda file: torch.export.save(program, file))
+    else:
+        with torch.no_grad():
+            traced = torch.jit.trace(model, example)
+        write_with(output, lambda file: torch.jit.save(traced, file))
+    write_text(sidecar_path(output), json.dumps(description, indent=2) + "\n")
     return output
 
 

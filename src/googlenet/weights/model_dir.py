@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
-from googlenet.atomic_files import atomic_directory
+from googlenet.atomic_files import atomic_directory, write_bytes, write_text
 from googlenet.models.table import FLAVOURS
 from googlenet.models.metadata import ModelMetadata, attach_metadata, metadata_of
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig, uninitialised_googlenet
@@ -98,9 +98,9 @@ def save_pretrained(
     state_dict = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
     with atomic_directory(directory) as staging:
         _carry_over(directory, staging)
-        # Bytes written with open(), not save_file, which creates the file readable by its owner only.
-        (staging / WEIGHTS_NAME).write_bytes(save(state_dict, metadata={"format": "pt"}))  # "pt": the Hub's convention
-        (staging / CONFIG_NAME).write_text(json.dumps(document, indent=2) + "\n")
+        # Bytes written by atomic_files, not save_file, which creates the file readable by its owner only.
+        write_bytes(staging / WEIGHTS_NAME, save(state_dict, metadata={"format": "pt"}))  # "pt": the Hub's convention
+        write_text(staging / CONFIG_NAME, json.dumps(document, indent=2) + "\n")
     if push_to_hub:
         push_to_hub_directory(directory, repo_id, **push_options)
     return directory
