@@ -92,5 +92,5 @@ def test_the_torchvision_flavour_keeps_torchvisions_adaptive_pool(side):
     with torch.no_grad():
         expected, outputs = reference(x), ours(x)
     assert expected.aux_logits1.std() > 0.1
-    torch.testing.assert_close(outputs.aux1, expected.aux_logits1, rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(outputs.aux2, expected.aux_logits2, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(outputs.aux_logits1, expected.aux_logits1, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(outputs.aux_logits2, expected.aux_logits2, rtol=1e-4, atol=1e-4)

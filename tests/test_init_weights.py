@@ -29,7 +29,7 @@ def relative_difference(got: torch.Tensor, want: torch.Tensor) -> float:
 
 def features(model, x):
     with torch.no_grad():
-        return model.eval().forward_features(x)
+        return model.eval().forward_head(model.forward_features(x), pre_logits=True)
 
 
 @pytest.fixture(scope="module")

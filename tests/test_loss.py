@@ -6,14 +6,14 @@ from googlenet import GoogLeNetLoss, GoogLeNetOutputs
 
 
 def outputs_and_target():
-    logits, aux1, aux2 = (torch.randn(8, 5) for _ in range(3))
-    return GoogLeNetOutputs(logits, aux1, aux2), torch.randint(0, 5, (8,))
+    logits, aux_logits2, aux_logits1 = (torch.randn(8, 5) for _ in range(3))
+    return GoogLeNetOutputs(logits, aux_logits2, aux_logits1), torch.randint(0, 5, (8,))
 
 
 def test_training_loss_is_main_plus_0_3_times_each_aux():
     outputs, target = outputs_and_target()
-    expected = (F.cross_entropy(outputs.logits, target) + 0.3 * F.cross_entropy(outputs.aux1, target)
-                + 0.3 * F.cross_entropy(outputs.aux2, target))
+    expected = (F.cross_entropy(outputs.logits, target) + 0.3 * F.cross_entropy(outputs.aux_logits1, target)
+                + 0.3 * F.cross_entropy(outputs.aux_logits2, target))
     torch.testing.assert_close(GoogLeNetLoss()(outputs, target), expected)
 
 
@@ -26,7 +26,7 @@ def test_weights_and_label_smoothing_are_configurable():
     outputs, target = outputs_and_target()
     loss = GoogLeNetLoss(aux_weights=(0.5, 0.0), label_smoothing=0.1)(outputs, target)
     expected = (F.cross_entropy(outputs.logits, target, label_smoothing=0.1)
-                + 0.5 * F.cross_entropy(outputs.aux1, target, label_smoothing=0.1))
+                + 0.5 * F.cross_entropy(outputs.aux_logits1, target, label_smoothing=0.1))
     torch.testing.assert_close(loss, expected)
 
 

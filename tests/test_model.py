@@ -15,7 +15,7 @@ def test_training_returns_logits_aux1_aux2_and_eval_returns_logits(flavour):
     x = torch.randn(2, 3, 96, 96)
     outputs = model.train()(x)
     assert isinstance(outputs, GoogLeNetOutputs)
-    assert outputs._fields == ("logits", "aux1", "aux2")
+    assert outputs._fields == ("logits", "aux_logits2", "aux_logits1")  # torchvision's names and order
     assert all(t.shape == (2, 7) for t in outputs)
     logits = model.eval()(x)
     assert isinstance(logits, torch.Tensor) and logits.shape == (2, 7)
@@ -28,9 +28,9 @@ def test_aux1_reads_4a_and_aux2_reads_4d():
     for name in ("inception4a", "inception4d"):
         getattr(model, name).register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, o))
     outputs = model(torch.randn(2, 3, 64, 64))
-    torch.testing.assert_close(outputs.aux1, model.aux1(seen["inception4a"]))
-    torch.testing.assert_close(outputs.aux2, model.aux2(seen["inception4d"]))
-    assert not torch.allclose(outputs.aux1, outputs.aux2)
+    torch.testing.assert_close(outputs.aux_logits1, model.aux1(seen["inception4a"]))
+    torch.testing.assert_close(outputs.aux_logits2, model.aux2(seen["inception4d"]))
+    assert not torch.allclose(outputs.aux_logits1, outputs.aux_logits2)
 
 
 def test_without_aux_heads_training_returns_logits():
@@ -43,10 +43,10 @@ def test_without_aux_heads_training_returns_logits():
 def test_features_and_head_compose_to_forward():
     model = real_scale_googlenet("bn", num_classes=10).eval()
     x = torch.randn(2, 3, 64, 64)
-    features = model.forward_features(x)
-    assert features.shape == (2, 1024) and model.num_features == 1024
+    features = model.forward_features(x)  # timm's: the last map, before pooling
+    assert features.shape == (2, 1024, 2, 2) and model.num_features == model.head_hidden_size == 1024
     torch.testing.assert_close(model.forward_head(features), model(x))
-    torch.testing.assert_close(model.forward_head(features, pre_logits=True), features)
+    torch.testing.assert_close(model.forward_head(features, pre_logits=True), features.mean((2, 3)))
 
 
 def test_reset_classifier_for_fine_tuning():
@@ -148,7 +148,7 @@ def test_transform_input_is_visible():
     "kwargs, message",
     [
         (dict(flavour="caffe"), "unknown flavour 'caffe'; choose one of: paper, bn, torchvision"),
-        (dict(num_classes=0), "num_classes must be a positive whole number"),
+        (dict(num_classes=-1), "num_classes must be a whole number >= 0"),
         (dict(in_chans=-1), "in_chans must be a positive whole number"),
         (dict(dropout=1.5), r"dropout must be in \[0, 1\)"),
         (dict(in_chans=1, transform_input=True), "transform_input needs 3 input channels"),
@@ -211,8 +211,8 @@ def test_the_config_builds_the_model_and_googlenet_builds_the_config():
 def test_a_bad_config_is_refused_when_it_is_made():
     from googlenet import GoogLeNetConfig
 
-    with pytest.raises(ValueError, match="num_classes must be a positive whole number, got 0"):
-        GoogLeNetConfig(num_classes=0)
+    with pytest.raises(ValueError, match="num_classes must be a whole number >= 0, got -1"):
+        GoogLeNetConfig(num_classes=-1)
     with pytest.raises(ValueError, match="unknown flavour 'inception3'"):
         GoogLeNetConfig(flavour="inception3")
     with pytest.raises(TypeError, match=r"googlenet\(\) got unknown options \['drop_out'\]"):
@@ -254,7 +254,7 @@ def test_running_the_stages_by_hand_gives_the_features():
     y = x
     for _, module in model.stages():
         y = module(y)
-    torch.testing.assert_close(torch.flatten(model.avgpool(y), 1), model.forward_features(x))
+    torch.testing.assert_close(y, model.forward_features(x))
 
 
 # -- sizes from an empty-batch forward pass ---------------------------------------------------------

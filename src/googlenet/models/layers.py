@@ -1,4 +1,5 @@
-"""The building blocks of Inception v1: the convolution unit, the two Inception modules, the aux head.
+"""The building blocks of Inception v1: the convolution unit, the two Inception modules, the aux head,
+and torchvision's input conversion.
 
 Submodule names follow torchvision's (`branch1`..`branch4`, `conv`/`bn`, `fc1`/`fc2`) so that a
 torchvision GoogLeNet state_dict loads into the `torchvision` flavour without any renaming.
@@ -10,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from googlenet.models.table import AUX_CONV_CHANNELS, AUX_HIDDEN_FEATURES, AUX_POOLED_SIZE
 
 # Inception v2's paper and torchvision both use eps=1e-3 for these BatchNorms, not torch's 1e-5.
@@ -134,6 +136,26 @@ class InceptionModule(nn.Module):
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
 
 
+class ImageNetToUnitRange(nn.Module):
+    """Maps ImageNet-normalised input to the (x - 0.5) / 0.5 scale torchvision's weights expect.
+
+    torchvision's ImageNet weights were trained (ported from Caffe) on inputs scaled to [-1, 1] but are
+    documented as taking ImageNet-normalised inputs; its `transform_input=True` silently converts one
+    into the other (pytorch/vision#4136). Here the conversion is a module, so it shows in `print(model)`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # torchvision's arithmetic, channel by channel with Python (double-precision) constants, so the
+        # result is bit-identical to its `_transform_input`; constants rounded to float32 first were off
+        # by up to 1.3e-5. Plain numbers, not buffers: nothing to allocate or move between devices.
+        self.scale_and_shift = tuple((std / 0.5, (mean - 0.5) / 0.5) for mean, std in zip(IMAGENET_MEAN, IMAGENET_STD))
+
+    def forward(self, x: Tensor) -> Tensor:
+        channels = [x[:, index : index + 1] * scale + shift for index, (scale, shift) in enumerate(self.scale_and_shift)]
+        return torch.cat(channels, 1)
+
+
 class AuxClassifier(nn.Module):
     """The auxiliary classifier of paper section 5, attached to the outputs of 4a and 4d.
 
@@ -172,28 +194,44 @@ class AuxClassifier(nn.Module):
 
     def pool_map(self, x: Tensor) -> Tensor:
         """The attached map average-pooled to 4x4 (sides under 4 kept as they are with pool="paper")."""
-        grid = AUX_POOLED_SIZE
-        if self.pool == "adaptive":
-            return F.adaptive_avg_pool2d(x, (grid, grid))
-        height, width = x.shape[-2:]
-        if height >= PAPER_POOL_MIN_SIDE and width >= PAPER_POOL_MIN_SIDE:
-            x = F.avg_pool2d(x, kernel_size=5, stride=3)
-            height, width = x.shape[-2:]
-        if height == grid and width == grid:
-            return x
-        return F.adaptive_avg_pool2d(x, (min(height, grid), min(width, grid)))
+        return pool_to_aux_grid(x, self.pool)
 
     def grid(self, x: Tensor) -> Tensor:
         """What the fully connected layer reads: [N, 128, 4, 4] (zeros around a map smaller than 4x4)."""
-        x = self.conv(self.pool_map(x))
-        missing_rows, missing_columns = AUX_POOLED_SIZE - x.shape[-2], AUX_POOLED_SIZE - x.shape[-1]
-        if missing_rows or missing_columns:
-            top, left = missing_rows // 2, missing_columns // 2
-            x = F.pad(x, (left, missing_columns - left, top, missing_rows - top))
-        return x
+        return pad_to_aux_grid(self.conv(self.pool_map(x)))
 
     def forward(self, x: Tensor) -> Tensor:
         x = torch.flatten(self.grid(x), 1)
         x = F.relu(self.fc1(x), inplace=True)
         x = self.dropout(x)
         return self.fc2(x)
+
+
+# The two steps whose arithmetic depends on the map's size. torch.fx records each as one call (fx.wrap)
+# instead of tracing into it, where Python branches on a symbolic size would stop the trace; under
+# torch.export and torch.jit.trace the sizes are concrete and the branches are resolved as usual.
+def pool_to_aux_grid(x: Tensor, pool: str) -> Tensor:
+    """`AuxClassifier.pool_map` for an aux head with this `pool`."""
+    grid = AUX_POOLED_SIZE
+    if pool == "adaptive":
+        return F.adaptive_avg_pool2d(x, (grid, grid))
+    height, width = x.shape[-2:]
+    if height >= PAPER_POOL_MIN_SIDE and width >= PAPER_POOL_MIN_SIDE:
+        x = F.avg_pool2d(x, kernel_size=5, stride=3)
+        height, width = x.shape[-2:]
+    if height == grid and width == grid:
+        return x
+    return F.adaptive_avg_pool2d(x, (min(height, grid), min(width, grid)))
+
+
+def pad_to_aux_grid(x: Tensor) -> Tensor:
+    """A map smaller than 4x4 put in the middle of a zero 4x4 grid; a 4x4 map as it is."""
+    missing_rows, missing_columns = AUX_POOLED_SIZE - x.shape[-2], AUX_POOLED_SIZE - x.shape[-1]
+    if missing_rows or missing_columns:
+        top, left = missing_rows // 2, missing_columns // 2
+        x = F.pad(x, (left, missing_columns - left, top, missing_rows - top))
+    return x
+
+
+torch.fx.wrap("pool_to_aux_grid")
+torch.fx.wrap("pad_to_aux_grid")

@@ -33,7 +33,7 @@ class GoogLeNetLoss(nn.Module):
     def forward(self, outputs: Tensor | GoogLeNetOutputs, target: Tensor) -> Tensor:
         if isinstance(outputs, GoogLeNetOutputs):
             loss = self._cross_entropy(outputs.logits, target)
-            for weight, aux_logits in zip(self.aux_weights, (outputs.aux1, outputs.aux2)):
+            for weight, aux_logits in zip(self.aux_weights, (outputs.aux_logits1, outputs.aux_logits2)):
                 loss = loss + weight * self._cross_entropy(aux_logits, target)
             return loss
         return self._cross_entropy(outputs, target)

@@ -5,101 +5,46 @@ The constructor takes a `GoogLeNetConfig` (everything needed to build the same n
 the config too. Module names are torchvision's (`conv1`, `maxpool1`, ..., `inception5b`, `aux1`,
 `aux2`, `fc`), so a torchvision state_dict loads into the `torchvision` flavour with `strict=True`.
 
-Forward contract (the same eagerly and under `torch.export`):
-- training mode with aux heads: `GoogLeNetOutputs(logits, aux1, aux2)`, aux1 read from 4a, aux2 from
-  4d (the paper's order; torchvision's namedtuple lists them the other way round);
-- eval mode, or a model built with `aux_logits=False`: the logits tensor.
+Forward contract, torchvision's (the same eagerly, under torch.fx, torch.export and torch.jit.trace):
+- training mode with aux heads and `aux_logits` on: `GoogLeNetOutputs(logits, aux_logits2, aux_logits1)`,
+  aux_logits1 read from 4a, aux_logits2 from 4d (torchvision's names and order);
+- otherwise the logits tensor ([N, 1024] pooled features for a headless model, num_classes=0).
+timm's model interface: `forward_features` (the last map, [N, 1024, H/32, W/32]), `forward_head`,
+`forward_intermediates`, `reset_classifier`, `num_features`, `feature_info`, `pretrained_cfg`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass, fields, replace
+import warnings
+from dataclasses import fields, replace
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from googlenet.models.allocation import allocate_uninitialised
-from googlenet.models.layers import AuxClassifier
+from googlenet.models.config import GoogLeNetConfig
+from googlenet.models.initialisation import initialise
+from googlenet.models.features import FeatureInfo, GoogLeNetFeatures, check_out_indices, feature_info_for
+from googlenet.models.layers import AuxClassifier, ImageNetToUnitRange
 from googlenet.models.metadata import ModelMetadata, attach_metadata
-from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from googlenet.models.table import IMAGE_CHANNELS, Flavour, aux_attach_points, get_flavour
+from googlenet.models.preprocessing import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD, IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from googlenet.models.pretrained import GoogLeNet_Weights
+from googlenet.models.shapes import check_input_batch, is_being_traced, smallest_input_side
+from googlenet.models.table import IMAGE_CHANNELS, Flavour, aux_attach_points
 from googlenet.models.trunk import build_trunk
+
+__all__ = ["GoogLeNet", "GoogLeNetConfig", "GoogLeNetOutputs", "googlenet", "uninitialised_googlenet"]
 
 
 class GoogLeNetOutputs(NamedTuple):
-    """What a training-mode GoogLeNet with aux heads returns, in the paper's order."""
+    """What a training-mode GoogLeNet with aux heads returns: torchvision's names and order."""
 
     logits: Tensor
-    aux1: Tensor  # auxiliary classifier on inception4a
-    aux2: Tensor  # auxiliary classifier on inception4d
-
-
-def _check_count(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-
-
-@dataclass(frozen=True)
-class GoogLeNetConfig:
-    """Everything needed to build the same network again; every value is checked when it is made."""
-
-    flavour: str = "bn"
-    num_classes: int = 1000
-    in_chans: int = IMAGE_CHANNELS
-    aux_logits: bool = True
-    dropout: float | None = None  # None: the flavour's rate (0.4 paper/bn, 0.2 torchvision)
-    aux_dropout: float | None = None  # None: the flavour's rate (0.7)
-    naive: bool = False  # naive Inception modules instead of reduced ones (the tutorial's ablation)
-    transform_input: bool = False  # ImageNet-normalised input -> torchvision's [-1, 1] scale
-
-    def __post_init__(self) -> None:
-        get_flavour(self.flavour)  # names the flavours on a typo
-        _check_count("num_classes", self.num_classes)
-        _check_count("in_chans", self.in_chans)
-        for name in ("dropout", "aux_dropout"):
-            rate = getattr(self, name)
-            if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1):
-                raise ValueError(f"{name} must be in [0, 1), got {rate!r}")
-        if self.transform_input and self.in_chans != 3:
-            raise ValueError(f"transform_input needs 3 input channels (RGB), got in_chans={self.in_chans}")
-
-    @property
-    def spec(self) -> Flavour:
-        return get_flavour(self.flavour)
-
-    def resolved(self) -> GoogLeNetConfig:
-        """The same config with the flavour's dropout rates written in where they were left to it."""
-        spec = self.spec
-        return replace(
-            self,
-            dropout=spec.dropout if self.dropout is None else self.dropout,
-            aux_dropout=spec.aux_dropout if self.aux_dropout is None else self.aux_dropout,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class ImageNetToUnitRange(nn.Module):
-    """Maps ImageNet-normalised input to the (x - 0.5) / 0.5 scale torchvision's weights expect.
-
-    torchvision's ImageNet weights were trained (ported from Caffe) on inputs scaled to [-1, 1] but are
-    documented as taking ImageNet-normalised inputs; its `transform_input=True` silently converts one
-    into the other (pytorch/vision#4136). Here the conversion is a module, so it shows in `print(model)`.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        # torchvision's arithmetic, channel by channel with Python (double-precision) constants, so the
-        # result is bit-identical to its `_transform_input`; constants rounded to float32 first were off
-        # by up to 1.3e-5. Plain numbers, not buffers: nothing to allocate or move between devices.
-        self.scale_and_shift = tuple((std / 0.5, (mean - 0.5) / 0.5) for mean, std in zip(IMAGENET_MEAN, IMAGENET_STD))
-
-    def forward(self, x: Tensor) -> Tensor:
-        channels = [x[:, index : index + 1] * scale + shift for index, (scale, shift) in enumerate(self.scale_and_shift)]
-        return torch.cat(channels, 1)
+    aux_logits2: Tensor  # auxiliary classifier on inception4d
+    aux_logits1: Tensor  # auxiliary classifier on inception4a
 
 
 class GoogLeNet(nn.Module):
@@ -121,6 +66,9 @@ class GoogLeNet(nn.Module):
         spec, config = self.config.spec, self.config
         self.metadata: ModelMetadata | None = None
         self._min_input_size: int | None = None  # None: measured on first use (see min_input_size)
+        self._aux_logits = config.aux_logits  # whether training mode returns the aux outputs (settable)
+        self._pretrained_cfg: dict[str, Any] | None = None  # None: computed from the config (pretrained_cfg)
+        self.grad_checkpointing = False
 
         # With init_weights, _initialise sets every parameter and BatchNorm statistic: the layers are
         # built on the meta device and allocated uninitialised, so torch's own initialisation (most of
@@ -144,15 +92,16 @@ class GoogLeNet(nn.Module):
             self._aux_after = dict(zip(aux_attach_points, ("aux1", "aux2")))
 
             self.num_features = channels_at[self._stage_names[-1]]
+            self.feature_info: FeatureInfo = feature_info_for(channels_at)
             self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's 7x7/1 average pool at 224x224, any size else
             self.dropout = nn.Dropout(p=config.dropout)
-            self.fc = nn.Linear(self.num_features, config.num_classes)
+            self.fc: nn.Module = nn.Linear(self.num_features, config.num_classes) if config.num_classes else nn.Identity()
 
         if init_weights:
             allocate_uninitialised(self, device)
-            _initialise(self, spec.init)
+            initialise(self, spec.init)
 
-    # -- what the config says, read-only ----------------------------------------------------------
+    # -- what the config says -------------------------------------------------------------------------
 
     @property
     def flavour(self) -> Flavour:
@@ -168,7 +117,20 @@ class GoogLeNet(nn.Module):
 
     @property
     def aux_logits(self) -> bool:
-        return self.config.aux_logits
+        """Whether training mode returns the aux heads' outputs; `model.aux_logits = False` turns them off
+        and keeps the heads (torchvision's recipe); `drop_aux_heads()` removes them."""
+        return self._aux_logits
+
+    @aux_logits.setter
+    def aux_logits(self, on: bool) -> None:
+        if on and self.aux1 is None:
+            raise ValueError("this model has no aux heads to return: build it with aux_logits=True")
+        self._aux_logits = bool(on)
+
+    @property
+    def head_hidden_size(self) -> int:
+        """What the classifier reads (timm's name): the pooled features, 1024."""
+        return self.num_features
 
     # -- what the model was trained for: its metadata record ---------------------------------------
 
@@ -190,6 +152,31 @@ class GoogLeNet(nn.Module):
     def preprocessing(self, preprocessing: Preprocessing | None) -> None:
         attach_metadata(self, preprocessing=preprocessing)
 
+    @property
+    def pretrained_cfg(self) -> dict[str, Any]:
+        """timm's description of the model's input and head (what `timm.data.resolve_data_config` reads):
+        the attached preprocessing, or ImageNet's defaults (their channel average for in_chans=1)."""
+        if self._pretrained_cfg is not None:
+            return self._pretrained_cfg
+        own = self.preprocessing
+        if own is None:
+            mean, std = (IMAGENET_MEAN, IMAGENET_STD) if self.in_chans == 3 else (
+                IMAGENET_GRAY_MEAN * self.in_chans, IMAGENET_GRAY_STD * self.in_chans)
+            own = Preprocessing(mean=mean, std=std, channel_order="RGB" if self.in_chans == 3 else "L")
+        return {
+            "architecture": f"googlenet_{self.flavour.name}", "num_classes": self.num_classes,
+            "input_size": (self.in_chans, own.input_size, own.input_size), "min_input_size":
+            (self.in_chans, self.min_input_size, self.min_input_size), "pool_size": (7, 7),
+            "crop_pct": own.input_size / own.resize_size, "crop_mode": "center", "interpolation": own.interpolation,
+            "mean": tuple(own.mean), "std": tuple(own.std), "first_conv": "conv1.conv", "classifier": "fc",
+        }
+
+    @pretrained_cfg.setter
+    def pretrained_cfg(self, cfg: dict[str, Any] | None) -> None:  # timm's builders set it
+        self._pretrained_cfg = cfg
+
+    default_cfg = pretrained_cfg  # timm's older name
+
     # -- the network ----------------------------------------------------------------------------------
 
     def stages(self) -> list[tuple[str, nn.Module]]:
@@ -201,8 +188,6 @@ class GoogLeNet(nn.Module):
         """The smallest square input side every layer has an output for (15 torchvision, 31 paper/bn),
         measured by forward passes of an empty batch (`googlenet.models.shapes`)."""
         if self._min_input_size is None:
-            from googlenet.models.shapes import smallest_input_side
-
             self._min_input_size = smallest_input_side(self.config.flavour, self.config.naive)
         return self._min_input_size
 
@@ -211,59 +196,88 @@ class GoogLeNet(nn.Module):
         self._min_input_size = side
 
     def _check_input(self, x: Tensor) -> None:
-        if torch.jit.is_tracing() or torch.compiler.is_compiling():
-            return  # a trace or an export fixes the input's shape anyway
-        if x.dim() != 4:
-            raise ValueError(f"GoogLeNet expects a 4-d batch [N, C, H, W], got shape {tuple(x.shape)}")
-        if x.shape[1] != self.in_chans:
-            raise ValueError(
-                f"input has {x.shape[1]} channels but the model was built with in_chans={self.in_chans} "
-                f"(input shape {tuple(x.shape)}); build it with in_chans={x.shape[1]} or convert the images"
-            )
-        if x.shape[2] < self.min_input_size or x.shape[3] < self.min_input_size:
-            raise ValueError(
-                f"input {x.shape[2]}x{x.shape[3]} is smaller than the minimum "
-                f"{self.min_input_size}x{self.min_input_size} for the {self.flavour.name!r} flavour"
-            )
+        # Not under tracing: a trace fixes the input's shape anyway, and torch.fx cannot branch on it.
+        if not is_being_traced():
+            check_input_batch(x, self.in_chans, self.min_input_size, self.flavour.name)
 
-    def _forward_trunk(self, x: Tensor, with_aux: bool) -> tuple[Tensor, list[Tensor]]:
+    def _trunk(self, x: Tensor, with_aux: bool) -> tuple[Tensor, list[Tensor]]:
         self._check_input(x)
         x = self.input_transform(x)
         aux_outputs: list[Tensor] = []
         for name in self._stage_names:
-            x = getattr(self, name)(x)
+            stage = getattr(self, name)
+            if self.grad_checkpointing and self.training and not is_being_traced():
+                x = checkpoint(stage, x, use_reentrant=False)
+            else:
+                x = stage(x)
             if with_aux and name in self._aux_after:
                 aux_outputs.append(getattr(self, self._aux_after[name])(x))
-        return torch.flatten(self.avgpool(x), 1), aux_outputs
+        return x, aux_outputs
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """The pooled features before dropout and the classifier: [N, num_features] (1024)."""
-        return self._forward_trunk(x, with_aux=False)[0]
+        """The last map, before pooling: [N, 1024, H/32, W/32] (7x7 at 224x224)."""
+        return self._trunk(x, with_aux=False)[0]
 
-    def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
-        """Dropout and the classifier on `forward_features`' output (or the features, with pre_logits)."""
-        features = self.dropout(features)
-        return features if pre_logits else self.fc(features)
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Pool, dropout and the classifier on `forward_features`' map; the pooled features with pre_logits."""
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
 
     def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
-        with_aux = self.training and self.aux1 is not None
-        features, aux_outputs = self._forward_trunk(x, with_aux)
-        logits = self.forward_head(features)
+        with_aux = self.training and self._aux_logits and self.aux1 is not None and self.aux2 is not None
+        x, aux_outputs = self._trunk(x, with_aux)
+        logits = self.forward_head(x)
         if with_aux:
-            return GoogLeNetOutputs(logits, aux_outputs[0], aux_outputs[1])
+            return GoogLeNetOutputs(logits, aux_outputs[1], aux_outputs[0])
         return logits
+
+    def forward_intermediates(
+        self, x: Tensor, indices: int | list[int] | None = None, norm: bool = False, stop_early: bool = False,
+        output_fmt: str = "NCHW", intermediates_only: bool = False,
+    ) -> list[Tensor] | tuple[Tensor, list[Tensor]]:
+        """timm's: the maps of `feature_info` at `indices` (all five by default; an int n: the last n),
+        and the final map unless intermediates_only. GoogLeNet has no final norm (`norm` changes nothing)."""
+        if output_fmt != "NCHW":
+            raise ValueError(f"output_fmt={output_fmt!r}: GoogLeNet's maps are NCHW only")
+        count = len(self.feature_info)
+        wanted = check_out_indices(range(count - indices, count) if isinstance(indices, int)
+                                   else range(count) if indices is None else indices)
+        names = [self.feature_info[index]["module"] for index in wanted]
+        self._check_input(x)
+        x = self.input_transform(x)
+        maps: dict[str, Tensor] = {}
+        for name in self._stage_names:
+            x = getattr(self, name)(x)
+            if name in names:
+                maps[name] = x
+                if (stop_early or intermediates_only) and len(maps) == len(names):
+                    break
+        intermediates = [maps[name] for name in names]
+        return intermediates if intermediates_only else (x, intermediates)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each stage's activations in the backward pass instead of keeping them (timm's name)."""
+        self.grad_checkpointing = enable
 
     def get_classifier(self) -> nn.Module:
         return self.fc
 
-    def reset_classifier(self, num_classes: int) -> None:
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """New, freshly initialised classifiers (main and aux) for `num_classes` classes: fine-tuning.
-        The old class names no longer apply and are dropped; the preprocessing stays."""
+        0 makes the model headless (forward returns the pooled features; the aux heads go). The old class
+        names no longer apply and are dropped; the preprocessing stays."""
+        if global_pool not in (None, "avg"):
+            raise ValueError(f"global_pool={global_pool!r}: GoogLeNet pools by average only ('avg')")
+        if num_classes == 0 and self.aux1 is not None:
+            self.drop_aux_heads()
         self.config = replace(self.config, num_classes=num_classes)  # checks the count
         if getattr(self.metadata, "class_names", None) is not None:
             self.metadata = replace(self.metadata, class_names=None)
-        # The new layers take the old head's device and dtype (a bf16 model stays bf16).
-        like = {"device": self.fc.weight.device, "dtype": self.fc.weight.dtype}
+        if num_classes == 0:
+            self.fc = nn.Identity()
+            return
+        # The new layers take the trunk's device and dtype (a bf16 model stays bf16).
+        like = {"device": self.conv1.conv.weight.device, "dtype": self.conv1.conv.weight.dtype}
         self.fc = nn.Linear(self.num_features, num_classes, **like)
         heads = [self.fc]
         for aux in (self.aux1, self.aux2):
@@ -271,12 +285,13 @@ class GoogLeNet(nn.Module):
                 aux.fc2 = nn.Linear(aux.fc2.in_features, num_classes, **like)
                 heads.append(aux.fc2)
         for head in heads:
-            _initialise(head, self.flavour.init)
+            initialise(head, self.flavour.init)
 
     def drop_aux_heads(self) -> None:
         """Remove the auxiliary classifiers (the paper discards them at inference)."""
         self.aux1 = None
         self.aux2 = None
+        self._aux_logits = False
         self.config = replace(self.config, aux_logits=False)
 
 
@@ -291,66 +306,78 @@ def _constructor_help(config: object, options: dict[str, object]) -> str:
     )
 
 
-def _config_from_options(options: dict[str, Any], caller: str) -> GoogLeNetConfig:
-    known = [field.name for field in fields(GoogLeNetConfig)]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise TypeError(f"{caller}() got unknown options {unknown}; known: {known} and init_weights")
-    return GoogLeNetConfig(**options)
-
-
-def _initialise(root: nn.Module, scheme: str) -> None:
-    """Weight initialisation per flavour: Kaiming (bn), Caffe's Xavier + 0.2 bias (paper), torchvision's."""
-    for name, module in root.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            fan_in = module.weight[0].numel()
-            if scheme == "torchvision":
-                nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
-            elif scheme == "xavier":
-                # Caffe's XavierFiller as BVLC's prototxt uses it (variance_norm FAN_IN, its default):
-                # U(-sqrt(3 / fan_in), sqrt(3 / fan_in)); torch's xavier_uniform_ averages fan_in and fan_out.
-                bound = (3.0 / fan_in) ** 0.5
-                nn.init.uniform_(module.weight, -bound, bound)
-            elif isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            else:
-                nn.init.normal_(module.weight, 0.0, 0.01)
-            if module.bias is not None and scheme == "torchvision":
-                # torchvision's googlenet leaves nn.Linear's own bias initialisation: U(+-1/sqrt(fan_in)).
-                nn.init.uniform_(module.bias, -(fan_in**-0.5), fan_in**-0.5)
-            elif module.bias is not None:
-                # BVLC GoogLeNet's prototxt starts every convolution bias, and the aux heads' 1024-unit layers'
-                # (fc1, before a ReLU), at 0.2: ReLU units stay alive. The classifiers start at 0.
-                hidden = isinstance(module, nn.Conv2d) or name.rsplit(".", 1)[-1] == "fc1"
-                nn.init.constant_(module.bias, 0.2 if scheme == "xavier" and hidden else 0.0)
-        elif isinstance(module, nn.BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-            module.reset_running_stats()
-
-
 def googlenet(
-    flavour: str = "bn", num_classes: int = 1000, in_chans: int = IMAGE_CHANNELS, aux_logits: bool = True, **options: Any
-) -> GoogLeNet:
+    flavour: str = "bn", num_classes: int | None = None, in_chans: int = IMAGE_CHANNELS,
+    aux_logits: bool | None = None, *, weights: GoogLeNet_Weights | str | None = None, progress: bool = True,
+    features_only: bool = False, out_indices: tuple[int, ...] = (0, 1, 2, 3, 4), **options: Any,
+) -> GoogLeNet | GoogLeNetFeatures:
     """Build GoogLeNet: makes the `GoogLeNetConfig` and calls `GoogLeNet(config)`.
 
     Args:
         flavour: "bn" (default; conv-BN-ReLU, true 5x5, trains from scratch), "paper" (the BVLC Caffe
             network: biased convolutions, LRN, no BatchNorm) or "torchvision" (exactly
             torchvision.models.googlenet, loads its state_dict with strict=True).
-        num_classes: classifier outputs.
+        num_classes: classifier outputs (1000); 0 builds a headless network (forward returns the pooled
+            features).
         in_chans: image channels (1 for grayscale).
-        aux_logits: build the two auxiliary classifiers (used in training mode only).
-        **options: `dropout`, `aux_dropout`, `naive` (naive Inception modules), `transform_input`
-            (torchvision's ImageNet-normalisation conversion), `init_weights` (False: leave the weights
-            as torch made them, for loading a state_dict right after).
+        aux_logits: build the two auxiliary classifiers (used in training mode only); default: unless
+            headless, or loading weights (whose aux heads were never trained).
+        weights: torchvision flavour only: `GoogLeNet_Weights.IMAGENET1K_V1` (or its name, or torchvision's
+            own member) loads torchvision's ImageNet weights as `torchvision.models.googlenet(weights=...)`
+            does: transform_input on unless given, 1,000 classes, the class names and preprocessing attached.
+        progress: show a progress bar while the weights download.
+        features_only, out_indices: timm's: a `GoogLeNetFeatures` backbone returning the maps at these
+            indices of `feature_info` (strides 2, 4, 8, 16, 32).
+        **options: `dropout`, `aux_dropout` (or torchvision's `dropout_aux`), `naive` (naive Inception
+            modules), `transform_input` (torchvision's ImageNet-normalisation conversion), `init_weights`
+            (False: torch's own initialisation of each layer, as in torchvision).
     """
-    init_weights = options.pop("init_weights", True)
-    config = _config_from_options(
-        {"flavour": flavour, "num_classes": num_classes, "in_chans": in_chans, "aux_logits": aux_logits, **options},
-        "googlenet",
-    )
-    return GoogLeNet(config, init_weights=init_weights)
+    if "dropout_aux" in options:  # torchvision's name
+        if "aux_dropout" in options:
+            raise TypeError("give the aux heads' dropout once: dropout_aux (torchvision's name) or aux_dropout")
+        options["aux_dropout"] = options.pop("dropout_aux")
+    init_weights = options.pop("init_weights", None)
+    weights = GoogLeNet_Weights.verify(weights)
+    wanted_aux = aux_logits
+    if weights is not None:
+        _check_weights_options(flavour, weights, num_classes, init_weights)
+        num_classes, aux_logits = weights.config.num_classes, True  # the file holds aux heads: load them all
+        options.setdefault("transform_input", weights.config.transform_input)
+    num_classes = 1000 if num_classes is None else num_classes
+    aux_logits = num_classes != 0 if aux_logits is None else aux_logits
+    known = [field.name for field in fields(GoogLeNetConfig)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(f"googlenet() got unknown options {unknown}; known: {known}, init_weights, weights, "
+                        "progress, dropout_aux, features_only, out_indices")
+    config = GoogLeNetConfig(flavour, num_classes, in_chans, aux_logits, **options)
+    if weights is None:
+        model = GoogLeNet(config, init_weights=True if init_weights is None else init_weights)
+    else:
+        model = uninitialised_googlenet(config)
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+        if not wanted_aux:
+            model.drop_aux_heads()
+        else:
+            warnings.warn("the aux heads of torchvision's ImageNet weights were never trained: train them",
+                          stacklevel=2)
+        attach_metadata(model, class_names=weights.meta["categories"], preprocessing=weights.preprocessing)
+    if features_only:
+        return GoogLeNetFeatures(model.config, model.stages(), model.input_transform, model.feature_info, out_indices)
+    return model
+
+
+def _check_weights_options(flavour: str, weights: GoogLeNet_Weights, num_classes: int | None,
+                           init_weights: bool | None) -> None:
+    """torchvision's rules for building with its weights: refused, never silently changed."""
+    if flavour != weights.config.flavour:
+        raise ValueError(f"weights={weights.name} are torchvision's network's: ask for "
+                         f"googlenet('{weights.config.flavour}', weights='{weights.name}'), not the {flavour!r} flavour")
+    if num_classes not in (None, weights.config.num_classes):
+        raise ValueError(f"weights={weights.name} classify {weights.config.num_classes} classes, not {num_classes}: "
+                         "load them, then model.reset_classifier(num_classes)")
+    if init_weights:
+        raise ValueError("init_weights=True would be overwritten by the weights: leave it out")
 
 
 def uninitialised_googlenet(config: GoogLeNetConfig, device: torch.device | str | None = None) -> GoogLeNet:

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import torch
 from torch import nn
+from torch.fx._symbolic_trace import is_fx_symbolic_tracing  # torch has no public name for it yet
 
 from googlenet.models.allocation import allocate_uninitialised
 from googlenet.models.table import IMAGE_CHANNELS, get_flavour
@@ -79,3 +80,23 @@ def smallest_input_side(flavour: str, naive: bool = False) -> int:
         else:
             too_small = middle
     return fits
+
+
+def is_being_traced() -> bool:
+    """Whether the caller runs under torch.jit.trace, torch.compile/export or torch.fx's symbolic tracing:
+    the input's shape is fixed (or symbolic) there, and a Python check on it would stop an fx trace."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling() or is_fx_symbolic_tracing()
+
+
+def check_input_batch(x: torch.Tensor, in_chans: int, min_side: int, flavour: str) -> None:
+    """A ValueError naming the shape unless `x` is a batch [N, in_chans, H, W] with H, W >= min_side."""
+    if x.dim() != 4:
+        raise ValueError(f"GoogLeNet expects a 4-d batch [N, C, H, W], got shape {tuple(x.shape)}")
+    if x.shape[1] != in_chans:
+        raise ValueError(
+            f"input has {x.shape[1]} channels but the model was built with in_chans={in_chans} "
+            f"(input shape {tuple(x.shape)}); build it with in_chans={x.shape[1]} or convert the images"
+        )
+    if x.shape[2] < min_side or x.shape[3] < min_side:
+        raise ValueError(f"input {x.shape[2]}x{x.shape[3]} is smaller than the minimum {min_side}x{min_side} "
+                         f"for the {flavour!r} flavour")
