@@ -1,6 +1,7 @@
 """What --resume accepts and refuses, and what an output directory may already hold (no training here)."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,20 @@ def test_resuming_from_python_takes_the_runs_length_and_flavour_unless_given(tmp
     assert resolve_for_resume(TrainConfig(seed=4, epochs=14), checkpoint_of(saved), tmp_path, []).epochs == 14
     with pytest.raises(ValueError, match=r"--flavour bn \(the run has paper\)"):
         resolve_for_resume(TrainConfig(seed=4, flavour="bn"), checkpoint_of(saved), tmp_path, [])
+
+
+def test_resuming_from_python_continues_a_run_started_with_any_options(tmp_path):
+    # Options that change the run, left at their defaults, are the run's own (as on the command line).
+    saved = TrainConfig(data=str(tmp_path / "images"), batch_size=16, lr=0.05, seed=4, train_preset="small",
+                        workers=2, epochs=5).resolved()
+    expected = TrainConfig.from_dict({**saved.to_dict(), "output_dir": str(tmp_path), "overwrite": False})
+    assert resolve_for_resume(None, checkpoint_of(saved), tmp_path, []) == expected  # train(resume=RUN)
+    # A config's safe options are its own (where and how the run goes), the rest the run's.
+    assert resolve_for_resume(TrainConfig(), checkpoint_of(saved), tmp_path, []) == replace(expected, workers=0)
+    changed = resolve_for_resume(TrainConfig(epochs=9, workers=1, progress=False), checkpoint_of(saved), tmp_path, [])
+    assert changed == replace(expected, epochs=9, workers=1, progress=False)
+    with pytest.raises(ValueError, match=r"--lr 0.2 \(the run has 0.05\)"):
+        resolve_for_resume(TrainConfig(lr=0.2), checkpoint_of(saved), tmp_path, [])
 
 
 def test_a_version_1_run_on_a_built_in_set_continues_on_the_whole_training_set(tmp_path):

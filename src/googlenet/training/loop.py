@@ -7,6 +7,7 @@ the state that a checkpoint saves is `RunState` (state.py). As in torchvision's 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import time
@@ -92,18 +93,55 @@ def epoch_indices(seed: int, dataset_size: int, epoch: int, context: Distributed
     return torch.randperm(dataset_size, generator=generator).tolist()
 
 
+class BatchSeededSamples(Dataset):
+    """`dataset` read batch by batch, each batch's random augmentation drawn from its own seed: a function of
+    (run seed, epoch, rank, batch number) only. So the samples do not depend on which loading process makes
+    a batch, how many there are, or where a resumed run starts: resume is exact with any `--workers`.
+
+    Keys are (batch number, index) pairs; DataLoader hands a whole batch to `__getitems__`. The process's
+    own random state is put back afterwards (with no loading processes the batches are made here, and the
+    model's dropout must draw the same numbers whatever the workers)."""
+
+    def __init__(self, dataset: Dataset, base_seed: int) -> None:
+        self.dataset = dataset
+        self.base_seed = base_seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitems__(self, keys: list[tuple[int, int]]) -> list[Any]:
+        indices = [index for _, index in keys]
+        read_batch = getattr(self.dataset, "__getitems__", None)  # the in-memory sets' faster batch path
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.base_seed + keys[0][0])
+            return read_batch(indices) if read_batch else [self.dataset[index] for index in indices]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        return self.__getitems__([key])[0]
+
+
+def augmentation_seed(seed: int, epoch: int, rank: int) -> int:
+    """The first batch's seed of this rank's `epoch`; batch k uses this + k. Hashed, so that no two
+    (seed, epoch, rank) share a range of batch seeds."""
+    digest = hashlib.blake2b(f"googlenet-augmentation/{seed}/{epoch}/{rank}".encode(), digest_size=7).digest()
+    return int.from_bytes(digest, "little")
+
+
 def train_loader(session: Session, state: RunState) -> DataLoader:
     """The rest of the current epoch's batches on this rank."""
     config, position = session.config, state.position
     indices = epoch_indices(config.seed, len(session.train_set), position.epoch, session.context)
-    indices = indices[position.step_in_epoch * config.batch_size:]
-    # Seeds the loading processes' augmentation; per rank, or every rank would draw the same crops.
-    generator = torch.Generator().manual_seed((config.seed * 100_003 + position.epoch + 1) * 1_009
-                                              + session.context.rank)
+    batch_size = config.batch_size
+    batches = [[(batch, index) for index in indices[batch * batch_size:(batch + 1) * batch_size]]
+               for batch in range(position.step_in_epoch, len(indices) // batch_size)]
+    dataset = BatchSeededSamples(session.train_set,
+                                 augmentation_seed(config.seed, position.epoch, session.context.rank))
     return DataLoader(
-        session.train_set, batch_size=config.batch_size, sampler=indices, drop_last=True,
-        num_workers=config.workers, generator=generator, collate_fn=collate_skipping_unreadable,
+        dataset, batch_sampler=batches, num_workers=config.workers, collate_fn=collate_skipping_unreadable,
         pin_memory=session.context.device.type == "cuda",
+        # An iterator draws its loading processes' seed (unused: each batch seeds itself) from this generator,
+        # or else from the global random state, which would then differ on resume (exact resume).
+        generator=torch.Generator().manual_seed(0),
     )
 
 
@@ -124,8 +162,7 @@ def train_one_epoch(session: Session, state: RunState) -> float:
     try:
         batches = iter(train_loader(session, state))
         while position.step_in_epoch < session.steps_per_epoch:
-            # Check before fetching: fetching draws augmentation random numbers, which the
-            # checkpoint written on the way out must not have spent (exact resume).
+            # Check before fetching: a batch fetched and not trained on would be wasted work.
             if broadcast_flag(session.stop.requested, context):
                 break
             with failures_shared(context):  # one rank's bad batch stops every rank, none left in the all-reduce
@@ -197,6 +234,12 @@ def _keep_frozen_norms_in_eval(model: nn.Module) -> None:
 def evaluate_split(session: Session, model: nn.Module, dataset: Dataset) -> EvaluationResult:
     """`model` on `dataset` (a validation or test split), sharded over the ranks and reduced."""
     config = session.config
+    if session.context.enabled:
+        # Each rank's BatchNorm statistics (and the averaged ones made from them) last saw its own batch; rank
+        # 0's are what a checkpoint saves and model/ keeps. Every rank evaluates those, so the metrics are the
+        # kept weights' and come out the same after a resume (which gives every rank rank 0's).
+        for buffer in model.buffers():
+            torch.distributed.broadcast(buffer, src=0)
     loader = DataLoader(shard(dataset, session.context), batch_size=max(config.batch_size, 256),
                         num_workers=config.workers, collate_fn=collate_skipping_unreadable)
     return evaluate_loader(model, loader, session.num_classes, device=session.context.device,

@@ -57,10 +57,13 @@ def resume_config(run_dir: str | os.PathLike, overrides: dict[str, Any] | None =
     return TrainConfig.from_dict(values)
 
 
-def resolve_for_resume(config: TrainConfig, checkpoint: dict[str, Any], run_dir: Path,
+def resolve_for_resume(config: TrainConfig | None, checkpoint: dict[str, Any], run_dir: Path,
                        notes: list[str]) -> TrainConfig:
-    """The config a resumed run continues with: the checkpoint's, with the safe options of `config`
-    (unset epochs and flavour meaning "as the run had"); a ValueError lists any other change."""
+    """The config a resumed run continues with: the checkpoint's, with `config`'s safe options (where and
+    how it runs; epochs unset: the run's); a ValueError lists any other option `config` sets to something
+    other than its default and the run's. An option left at its default is the run's own, as one not given
+    on the command line: `train(resume=RUN)` (no config: all the run's own) continues a run started with
+    any options, `train(TrainConfig(epochs=12), resume=RUN)` extends it."""
     saved = dict(checkpoint["train_config"])
     version_1 = checkpoint.get("version", 1) == 1
     if version_1:
@@ -73,12 +76,15 @@ def resolve_for_resume(config: TrainConfig, checkpoint: dict[str, Any], run_dir:
             notes.append("this run was started by an earlier googlenet, which chose its weights on the test split; "
                          "it continues on the whole training set, keeps its final weights, and reports the test "
                          "split for information only")
-    wanted = config.to_dict()
-    for name in ("epochs", "flavour"):
-        if wanted[name] is None:
-            wanted[name] = saved.get(name)
+    wanted = dict(saved)
+    if config is not None:
+        defaults = TrainConfig().to_dict()
+        for name, value in config.to_dict().items():
+            safe_and_set = name in SAFE_TO_CHANGE_ON_RESUME and value is not None
+            if safe_and_set or _normalised(value) != _normalised(defaults[name]):
+                wanted[name] = value
     refuse_changes(saved, wanted, run_dir, version_1=version_1)
-    safe = {name: wanted[name] for name in SAFE_TO_CHANGE_ON_RESUME}
+    safe = {name: wanted[name] for name in SAFE_TO_CHANGE_ON_RESUME if name in wanted}
     return TrainConfig.from_dict({**saved, **safe, "output_dir": str(run_dir), "overwrite": False})
 
 

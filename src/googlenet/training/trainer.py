@@ -40,7 +40,7 @@ from googlenet.training.config import LAST_CHECKPOINT, MODEL_DIR, TrainConfig, T
 from googlenet.training.loop import StopRequests, train_one_epoch
 from googlenet.training.epoch_clock import EpochClock
 from googlenet.training.outputs import RunOutputs, recognised_classes
-from googlenet.training.resume import continue_from, resolve_for_resume
+from googlenet.training.resume import continue_from, read_run_config, resolve_for_resume, run_directory
 from googlenet.training.selection import (
     epoch_summary,
     evaluate_epoch,
@@ -59,16 +59,16 @@ class Trainer:
     """One run, built and then advanced epoch by epoch. Use `train(config)`; tests reach in here."""
 
     def __init__(self, config: TrainConfig | None = None, resume: str | os.PathLike | None = None) -> None:
-        config = config or TrainConfig()
-        config.check()
-        self.context = setup_distributed(config.device)
+        if config is not None:
+            config.check()
+        self.context = setup_distributed(config.device if config is not None else _device_of(resume))
         try:
             self._build(config, resume)
         except BaseException:
             teardown_distributed(self.context)
             raise
 
-    def _build(self, config: TrainConfig, resume: str | os.PathLike | None) -> None:
+    def _build(self, config: TrainConfig | None, resume: str | os.PathLike | None) -> None:
         self.notes: list[str] = []  # printed at the start of the run
         checkpoint = None
         if resume is not None:
@@ -77,6 +77,7 @@ class Trainer:
             self.run_dir = path.parent
             config = resolve_for_resume(config, checkpoint, self.run_dir, self.notes)
         else:
+            config = config or TrainConfig()
             self.run_dir = Path(config.resolved().output_dir)
             check_output_dir(self.run_dir, config.overwrite, is_main=self.context.is_main)
         self.stop = StopRequests()
@@ -189,8 +190,17 @@ def _model_record(model: Any) -> dict[str, Any]:
             "preprocessing": preprocessing.to_dict() if preprocessing is not None else None}
 
 
+def _device_of(resume: str | os.PathLike | None) -> str:
+    """The device `train(resume=RUN)` without a config continues on: the run's own."""
+    try:
+        return str(read_run_config(run_directory(resume)).get("device", "auto")) if resume is not None else "auto"
+    except (OSError, ValueError):  # reading the checkpoint names the problem
+        return "auto"
+
+
 def train(config: TrainConfig | None = None, resume: str | os.PathLike | None = None) -> TrainResult:
     """Train GoogLeNet as `config` says (defaults: the Fashion-MNIST main job). `resume` (a run directory
-    or one of its checkpoint files) continues that run exactly where it stopped; see resume.py for the
-    options it accepts."""
+    or one of its checkpoint files) continues that run exactly where it stopped, with the run's own options:
+    `config` may change the safe ones (workers, device, epochs, ...; see resume.py), and any other option
+    it sets to something other than its default must be the run's."""
     return Trainer(config, resume=resume).run()
