@@ -101,10 +101,10 @@ class Trainer:
                     self.outputs = RunOutputs(self.run_dir, tensorboard=self.config.tensorboard)
                     self.outputs.write_config(self.config)
                     print("\n".join(describe_start(self.session, self.data, self.notes)), flush=True)
-                self.examples = self.outputs.write_examples(self.data)
-                epochs_left = self.config.epochs - self.state.position.epoch
-                self.session.after_step = EpochClock(self.session.steps_per_epoch, epochs_left,
-                                                     say=lambda line: print(line, flush=True))
+                    self.examples = self.outputs.write_examples(self.data)
+                    epochs_left = self.config.epochs - self.state.position.epoch
+                    self.session.after_step = EpochClock(self.session.steps_per_epoch, epochs_left,
+                                                         say=lambda line: print(line, flush=True))
             with self.stop:
                 while self.state.position.epoch < self.config.epochs:
                     seconds = train_one_epoch(self.session, self.state)
