@@ -112,9 +112,14 @@ class BatchSeededSamples(Dataset):
     def __getitems__(self, keys: list[tuple[int, int]]) -> list[Any]:
         indices = [index for _, index in keys]
         read_batch = getattr(self.dataset, "__getitems__", None)  # the in-memory sets' faster batch path
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.base_seed + keys[0][0])
+        outside = torch.get_rng_state()
+        try:
+            # The CPU generator only, where the transforms draw: torch.manual_seed seeds every device's too,
+            # about 0.4 ms a batch against 0.01 ms.
+            torch.default_generator.manual_seed(self.base_seed + keys[0][0])
             return read_batch(indices) if read_batch else [self.dataset[index] for index in indices]
+        finally:
+            torch.set_rng_state(outside)
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         return self.__getitems__([key])[0]
