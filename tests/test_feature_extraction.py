@@ -69,3 +69,33 @@ def test_a_bad_input_still_gets_its_one_line_error_outside_tracing():
         model(torch.randn(1, 1, 64, 64))
     with pytest.raises(ValueError, match=r"input 16x16 is smaller than the minimum 31x31"):
         model.forward_features(torch.randn(1, 3, 16, 16))
+
+
+def test_an_extractor_deep_copies_and_pickles_and_computes_the_same():
+    import copy
+    import io
+
+    model = real_scale_googlenet("paper", num_classes=5).eval()
+    extractor = create_feature_extractor(model, {"inception4a": "c4", "inception5b": "c5"})
+    buffer = io.BytesIO()
+    torch.save(extractor, buffer)
+    buffer.seek(0)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        want = extractor(x)
+        for again in (copy.deepcopy(extractor), torch.load(buffer, weights_only=False)):
+            got = again(x)
+            assert got.keys() == want.keys()
+            for key in want:
+                torch.testing.assert_close(got[key], want[key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_the_traced_training_graph_returns_torchvisions_outputs_and_backpropagates_to_the_input(flavour):
+    model = real_scale_googlenet(flavour, num_classes=5).train()
+    traced = symbolic_trace(model)
+    x = torch.randn(2, 3, 64, 64, requires_grad=True)
+    logits, aux_logits2, aux_logits1 = traced(x)
+    (logits.sum() + aux_logits2.sum() + aux_logits1.sum()).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(parameter.grad is not None for parameter in traced.parameters())
