@@ -219,3 +219,33 @@ def test_an_export_survives_a_fault_at_every_kind_of_file_system_call(tmp_path, 
         with zipfile.ZipFile(exported) as archive:
             assert archive.testzip() is None  # whole, whichever version
         assert json.loads((run / "model.torchscript.pt.json").read_text())["format"] == "torchscript"
+
+
+@pytest.mark.slow
+def test_a_run_whose_checkpoint_cannot_be_written_says_so_in_one_line_and_resumes(tmp_path, monkeypatch, capsys):
+    from googlenet.cli import main
+
+    run = tmp_path / "run"
+    options = ["--train-subset", "48", "--val-subset", "16", "--test-subset", "16", "--batch-size", "8",
+               "--epochs", "2", "--amp", "off", "--train-preset", "none", "--no-progress", "--no-tensorboard"]
+    real_replace = os.replace
+    renamed_in = []
+
+    def full_disk_at_the_second_epoch(source, target, *args, **kwargs):
+        if Path(target).name == "checkpoint_last.pt":
+            renamed_in.append(target)
+            if len(renamed_in) == 2:
+                raise OSError(errno.ENOSPC, NO_SPACE)
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", full_disk_at_the_second_epoch)
+    assert main(["train", "--output-dir", str(run), *options]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"googlenet train: error: cannot write {run / 'checkpoint_last.pt'}: {NO_SPACE}"), errors
+    monkeypatch.undo()
+    assert leftovers(run) == []
+    assert read_checkpoint(run / "checkpoint_last.pt")["position"]["epoch"] == 1  # the first epoch's, whole
+
+    assert main(["train", "--resume", str(run), "--no-progress", "--no-tensorboard"]) == 0
+    assert read_checkpoint(run / "checkpoint_last.pt")["position"]["epoch"] == 2
