@@ -3,6 +3,7 @@ with one message naming the rank and its cause, while the failing process itself
 nothing relies on its connections closing); the caller's own process group stays usable afterwards."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -60,12 +61,9 @@ def torchrun(script: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def exits(stdout: str) -> dict[int, tuple[int, float]]:
-    found = {}
-    for line in stdout.splitlines():
-        if line.startswith("RANK ") and " EXIT " in line:
-            words = line.split()
-            found[int(words[1])] = (int(words[3]), float(words[5]))
-    return found
+    # The ranks share one pipe, so their lines may run together: found anywhere, not line by line.
+    return {int(rank): (int(code), float(when))
+            for rank, code, when in re.findall(r"RANK (\d) EXIT (\d+) AT (\d+\.\d+)", stdout)}
 
 
 @pytest.mark.slow
