@@ -27,23 +27,15 @@ if _os.path.isdir(_SOURCE) and "googlenet" not in _sys.modules:
 else:
     import googlenet as _googlenet
 
-# torchvision's keyword for the aux heads' dropout, and ours.
-_TORCHVISION_NAMES = {"dropout_aux": "aux_dropout"}
-_WEIGHT_NAMES = ("IMAGENET1K_V1", "DEFAULT")
-
-
-def _options(kwargs):
-    return {_TORCHVISION_NAMES.get(name, name): value for name, value in kwargs.items()}
-
 
 def googlenet(weights=None, progress=True, **kwargs):
     """GoogLeNet as torchvision builds it (the `torchvision` flavour; its state_dicts load unchanged).
 
     Args:
         weights: None (random initialisation) or torchvision's ImageNet weights ("IMAGENET1K_V1",
-            "DEFAULT" or torchvision's `GoogLeNet_Weights.IMAGENET1K_V1`, 69.778% top-1). The file is
-            downloaded once into the torch hub cache (`$TORCH_HOME/hub/checkpoints/googlenet-1378be20.pth`,
-            where torchvision keeps it too) and its SHA-256 checked.
+            "DEFAULT", `googlenet.GoogLeNet_Weights.IMAGENET1K_V1` or torchvision's own member; 69.778%
+            top-1). The file is downloaded once into the torch hub cache
+            (`$TORCH_HOME/hub/checkpoints/googlenet-1378be20.pth`, where torchvision keeps it too).
         progress: show a progress bar while downloading.
         **kwargs: torchvision's options: `num_classes`, `aux_logits`, `transform_input`, `init_weights`,
             `dropout`, `dropout_aux`, and this library's `in_chans`.
@@ -52,27 +44,7 @@ def googlenet(weights=None, progress=True, **kwargs):
     `aux_logits=True` (they were never trained), and the class count is ImageNet's 1,000. The model comes
     in training mode, as torchvision returns it, with `class_names` and `preprocessing` attached.
     """
-    options = _options(kwargs)
-    if weights is None:
-        return _googlenet.googlenet("torchvision", **options)
-    name = getattr(weights, "name", weights)
-    if name not in _WEIGHT_NAMES:
-        raise ValueError(f"weights={weights!r}: the googlenet entry point has torchvision's ImageNet weights "
-                         f"only ({' or '.join(_WEIGHT_NAMES)}); for a model directory or a Hugging Face Hub "
-                         "repository use the 'from_pretrained' entry point")
-    num_classes = options.pop("num_classes", 1000)
-    if num_classes != 1000:
-        raise ValueError(f"num_classes={num_classes}: torchvision's ImageNet weights have 1000 classes; load them "
-                         "and call model.reset_classifier(num_classes) to fine-tune on other classes")
-    options.pop("init_weights", None)  # every weight comes from the file
-    unknown = sorted(set(options) - {"aux_logits", "transform_input"})
-    if unknown:
-        raise ValueError(f"options {unknown} do not apply to torchvision's ImageNet weights; "
-                         "these do: aux_logits, transform_input")
-    from googlenet.weights.imagenet import imagenet_googlenet
-
-    return imagenet_googlenet(progress=progress, aux_logits=options.get("aux_logits", False),
-                              transform_input=options.get("transform_input", True))
+    return _googlenet.googlenet("torchvision", weights=weights, progress=progress, **kwargs)
 
 
 def _flavour_entry(flavour):
@@ -81,7 +53,7 @@ def _flavour_entry(flavour):
             raise ValueError(f"weights={weights!r}: there are no published weights for the {flavour!r} flavour; "
                              "load a model directory or a Hugging Face Hub repository with the 'from_pretrained' "
                              "entry point")
-        return _googlenet.googlenet(flavour, **_options(kwargs))
+        return _googlenet.googlenet(flavour, **kwargs)
 
     build.__name__ = f"googlenet_{flavour}"
     build.__doc__ = (

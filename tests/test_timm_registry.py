@@ -14,8 +14,10 @@ from timm.data import create_transform, resolve_data_config
 
 import googlenet.timm_registry  # noqa: F401 - registers the models with timm
 from googlenet.data.transforms import eval_preset
+from googlenet import GoogLeNet_Weights
 from googlenet.weights import imagenet
 
+IMAGENET = GoogLeNet_Weights.IMAGENET1K_V1
 NAMES = ["googlenet_bn", "googlenet_paper", "googlenet_torchvision"]
 IMAGE = Path(__file__).resolve().parents[1] / "docs" / "serve-page.png"  # a real picture, not noise
 
@@ -23,7 +25,7 @@ IMAGE = Path(__file__).resolve().parents[1] / "docs" / "serve-page.png"  # a rea
 def test_the_flavours_are_in_timms_registry():
     assert timm.list_models("googlenet*") == NAMES
     assert timm.list_models("googlenet*", pretrained=True) == ["googlenet_torchvision"]
-    assert timm.models.get_pretrained_cfg("googlenet_torchvision").url == imagenet.URL
+    assert timm.models.get_pretrained_cfg("googlenet_torchvision").url == GoogLeNet_Weights.IMAGENET1K_V1.url
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -39,11 +41,11 @@ def test_create_model_takes_timms_arguments(name):
 def test_timms_data_config_and_transform_are_the_models_evaluation_transform():
     model = timm.create_model("googlenet_bn", num_classes=3)
     config = resolve_data_config(model=model)
-    assert config == {"input_size": (3, 224, 224), "interpolation": "bilinear", "mean": imagenet.PREPROCESSING.mean,
-                      "std": imagenet.PREPROCESSING.std, "crop_pct": 0.875, "crop_mode": "center"}
+    assert config == {"input_size": (3, 224, 224), "interpolation": "bilinear", "mean": IMAGENET.preprocessing.mean,
+                      "std": IMAGENET.preprocessing.std, "crop_pct": 0.875, "crop_mode": "center"}
     image = Image.open(IMAGE).convert("RGB")
     # The same pixels (PIL resizes in both); timm's ToTensor divides by 255 where ours multiplies by 1/255.
-    torch.testing.assert_close(create_transform(**config)(image), eval_preset(imagenet.PREPROCESSING)(image),
+    torch.testing.assert_close(create_transform(**config)(image), eval_preset(IMAGENET.preprocessing)(image),
                                rtol=0, atol=1e-6)
     gray = resolve_data_config(model=timm.create_model("googlenet_bn", num_classes=3, in_chans=1))
     assert gray["input_size"] == (1, 224, 224) and gray["mean"] == (0.449,) and gray["std"] == (0.226,)

@@ -10,7 +10,7 @@ once, anywhere before `create_model`; googlenet never imports timm otherwise (it
 What timm's scripts pass is taken in timm's meaning: `num_classes` (0: headless), `in_chans`, `drop_rate`
 (the classifier's dropout), `pretrained`. A timm model returns logits in training mode too, so the aux
 heads are left out unless `aux_logits=True`. `pretrained=True` exists for `googlenet_torchvision` only:
-torchvision's ImageNet weights from the torch hub cache (`googlenet.weights.imagenet`), a new classifier
+torchvision's ImageNet weights (`googlenet.GoogLeNet_Weights`, from the torch hub cache), a new classifier
 for another `num_classes`, the first convolution adapted to another `in_chans`. Any other keyword goes to
 `googlenet.googlenet`.
 """
@@ -26,17 +26,17 @@ except ImportError:
                       "pip install timm") from None
 
 import googlenet
-from googlenet.models import GoogLeNet
-from googlenet.weights import imagenet
+from googlenet.models import GoogLeNet, GoogLeNet_Weights, Preprocessing
 
-# What timm's resolve_data_config reads for each name (timm's PretrainedCfg fields): the evaluation
-# preprocessing every flavour is trained with by default, ImageNet's, and where the first convolution and
-# the classifier are (timm adapts and replaces them by these names).
-_DEFAULT_PREPROCESSING = imagenet.PREPROCESSING
+# The registry's description of each name (timm's PretrainedCfg fields): ImageNet's preprocessing, the
+# default of every flavour, and where the first convolution and the classifier are. A built model
+# describes itself (`GoogLeNet.pretrained_cfg`, from its own preprocessing), which is what
+# timm.data.resolve_data_config reads.
+_IMAGENET = GoogLeNet_Weights.IMAGENET1K_V1
 
 
 def _cfg(**overrides: Any) -> dict[str, Any]:
-    preprocessing = _DEFAULT_PREPROCESSING
+    preprocessing = Preprocessing()
     return {
         "num_classes": 1000,
         "input_size": (3, preprocessing.input_size, preprocessing.input_size),
@@ -55,9 +55,9 @@ def _cfg(**overrides: Any) -> dict[str, Any]:
 default_cfgs = {
     "googlenet_bn": _cfg(description="GoogLeNet with BatchNorm after every convolution (trains from scratch)"),
     "googlenet_paper": _cfg(description="GoogLeNet as the paper / BVLC Caffe built it (LRN, no BatchNorm)"),
-    "googlenet_torchvision": _cfg(url=imagenet.URL, origin_url="https://github.com/pytorch/vision",
+    "googlenet_torchvision": _cfg(url=_IMAGENET.url, origin_url="https://github.com/pytorch/vision",
                                   description="torchvision's GoogLeNet; pretrained: its ImageNet weights "
-                                              f"({imagenet.TOP1}% top-1)"),
+                                              f"({_IMAGENET.value.accuracy['acc@1']}% top-1)"),
 }
 
 _TIMM_ONLY = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
@@ -76,12 +76,8 @@ def _create(flavour: str, pretrained: bool, kwargs: dict[str, Any]) -> GoogLeNet
         kwargs["dropout"] = kwargs.pop("drop_rate")
     kwargs.setdefault("aux_logits", False)
     if pretrained:
-        model = _pretrained(flavour, kwargs)
-    else:
-        model = googlenet.googlenet(flavour, **kwargs)
-    if not hasattr(model, "pretrained_cfg"):
-        model.pretrained_cfg = _cfg_of(model, f"googlenet_{flavour}")
-    return model
+        return _pretrained(flavour, kwargs)
+    return googlenet.googlenet(flavour, **kwargs)
 
 
 def _pretrained(flavour: str, kwargs: dict[str, Any]) -> GoogLeNet:
@@ -95,28 +91,11 @@ def _pretrained(flavour: str, kwargs: dict[str, Any]) -> GoogLeNet:
         raise ValueError(f"options {sorted(kwargs)} do not apply to pretrained=True; these do: num_classes, "
                          "in_chans, aux_logits")
     if num_classes == 1000 and in_chans == 3:
-        return imagenet.imagenet_googlenet(aux_logits=aux_logits)
+        return googlenet.googlenet("torchvision", weights=_IMAGENET, aux_logits=aux_logits)
     from googlenet.weights.init import load_initial_weights
 
-    return load_initial_weights(imagenet.SOURCE_NAME, num_classes=num_classes, in_chans=in_chans,
+    return load_initial_weights("torchvision-imagenet", num_classes=num_classes, in_chans=in_chans,
                                 aux_logits=aux_logits).model
-
-
-def _cfg_of(model: GoogLeNet, name: str) -> dict[str, Any]:
-    """timm's pretrained_cfg for a built model: its name's defaults, with its class count and the
-    preprocessing attached to it (a pretrained model's, or none)."""
-    cfg = dict(default_cfgs[name], architecture=name, num_classes=model.config.num_classes)
-    preprocessing = getattr(model, "preprocessing", None)
-    if preprocessing is not None:
-        cfg.update(input_size=(preprocessing.in_chans, preprocessing.input_size, preprocessing.input_size),
-                   crop_pct=preprocessing.input_size / preprocessing.resize_size,
-                   interpolation=preprocessing.interpolation, mean=preprocessing.mean, std=preprocessing.std)
-    else:
-        cfg["input_size"] = (model.config.in_chans, *cfg["input_size"][1:])
-        if model.config.in_chans != 3:  # timm's rule for other channel counts: the channels' average
-            cfg["mean"] = (round(sum(cfg["mean"]) / 3, 4),) * model.config.in_chans
-            cfg["std"] = (round(sum(cfg["std"]) / 3, 4),) * model.config.in_chans
-    return cfg
 
 
 @register_model

@@ -10,28 +10,22 @@ checkpoint here (`googlenet.weights.loading`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from googlenet.models.metadata import attach_metadata
-from googlenet.models.network import GoogLeNet, GoogLeNetConfig, uninitialised_googlenet
-from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked, state_dict_from_checkpoint
+from googlenet.models.pretrained import GoogLeNet_Weights
 
+# What the file is, expects and fits is defined once, with the weights' name (googlenet.models.pretrained);
+# this module handles the file. The names below are that definition's, as --init reads them.
+WEIGHTS = GoogLeNet_Weights.IMAGENET1K_V1
 SOURCE_NAME = "torchvision-imagenet"
-FILE_NAME = "googlenet-1378be20.pth"
-URL = f"https://download.pytorch.org/models/{FILE_NAME}"  # torchvision's GoogLeNet_Weights.IMAGENET1K_V1.url
-HASH_PREFIX = "1378be20"  # the first digits of the file's SHA-256, as torch.hub's check_hash reads them
-TOP1 = 69.778  # torchvision's published ImageNet-1k validation top-1
-
-# torchvision's eval transform for these weights (GoogLeNet_Weights.IMAGENET1K_V1.transforms()).
-PREPROCESSING = Preprocessing(input_size=224, resize_size=256, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                              interpolation="bilinear", channel_order="RGB")
-# The network the file holds. The weights take inputs on a [-1, 1] scale; with ImageNet mean/std
-# preprocessing, transform_input converts (pytorch/vision#4136). Its aux heads were never trained.
-CONFIG = GoogLeNetConfig("torchvision", num_classes=1000, in_chans=3, aux_logits=False, transform_input=True)
+FILE_NAME = WEIGHTS.file_name
+URL = WEIGHTS.url
+HASH_PREFIX = WEIGHTS.hash_prefix  # the first digits of the file's SHA-256, as torch.hub's check_hash reads them
+TOP1 = WEIGHTS.value.accuracy["acc@1"]  # torchvision's published ImageNet-1k validation top-1
+PREPROCESSING = WEIGHTS.preprocessing  # torchvision's eval transform for these weights
+CONFIG = WEIGHTS.config  # the network the file holds (transform_input on, the untrained aux heads left out)
 
 
 def cached_path() -> Path:
@@ -76,20 +70,3 @@ def is_imagenet_file(path: Path) -> bool:
     """Whether a local file is torchvision's ImageNet release, by its content (any name)."""
     return sha256(path).startswith(HASH_PREFIX)
 
-
-def imagenet_googlenet(*, progress: bool = True, aux_logits: bool = False, transform_input: bool = True) -> GoogLeNet:
-    """The `torchvision` flavour with these weights: the network `torchvision.models.googlenet(weights=
-    "IMAGENET1K_V1")` returns (training mode, as torchvision returns it), with the ImageNet class names and
-    this preprocessing attached. `aux_logits=True` keeps the release's aux heads, which were never trained."""
-    from torchvision.models import GoogLeNet_Weights
-
-    path = imagenet_checkpoint(progress)
-    state_dict = state_dict_from_checkpoint(load_checkpoint_file(path), path)
-    if not aux_logits:
-        state_dict = {key: value for key, value in state_dict.items() if not key.startswith(("aux1.", "aux2."))}
-    # every weight comes from the file: the load below is strict
-    model = uninitialised_googlenet(replace(CONFIG, aux_logits=aux_logits, transform_input=transform_input))
-    load_state_dict_checked(model, state_dict, path)
-    attach_metadata(model, class_names=list(GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"]),
-                    preprocessing=PREPROCESSING)
-    return model.train()

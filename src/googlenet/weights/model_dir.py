@@ -28,6 +28,7 @@ from googlenet.models.table import FLAVOURS
 from googlenet.models.metadata import ModelMetadata, attach_metadata, metadata_of
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig, uninitialised_googlenet
 from googlenet.models.preprocessing import Preprocessing
+from googlenet.models.pretrained import GoogLeNet_Weights
 from googlenet.weights import hf_hub
 from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked, state_dict_from_checkpoint
 
@@ -336,8 +337,6 @@ def import_torchvision(
     The released file holds aux heads that were never trained (torchvision warns so); they are
     dropped unless `aux_logits=True`. A 1000-class checkpoint gets the ImageNet class names.
     """
-    from torchvision.models import GoogLeNet_Weights
-
     checkpoint = Path(checkpoint)
     state_dict = state_dict_from_checkpoint(load_checkpoint_file(checkpoint), checkpoint)
     if "fc.weight" not in state_dict:
@@ -350,17 +349,8 @@ def import_torchvision(
     model = uninitialised_googlenet(config)  # every weight comes from the checkpoint: the load below is strict
     load_state_dict_checked(model, state_dict, checkpoint)
 
-    imagenet = GoogLeNet_Weights.IMAGENET1K_V1
-    transforms = imagenet.transforms()
-    preprocessing = Preprocessing(
-        input_size=transforms.crop_size[0],
-        resize_size=transforms.resize_size[0],
-        mean=tuple(transforms.mean),
-        std=tuple(transforms.std),
-        interpolation=transforms.interpolation.value,
-        channel_order="RGB",
-    )
+    imagenet = GoogLeNet_Weights.IMAGENET1K_V1  # what these weights expect: their preprocessing, class names
     categories = imagenet.meta["categories"]
     attach_metadata(model, class_names=list(categories) if num_classes == len(categories) else None,
-                    preprocessing=preprocessing)
+                    preprocessing=imagenet.preprocessing)
     return save_pretrained(model, directory)
