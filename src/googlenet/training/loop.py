@@ -126,8 +126,8 @@ class BatchSeededSamples(Dataset):
 
 
 def augmentation_seed(seed: int, epoch: int, rank: int) -> int:
-    """The first batch's seed of this rank's `epoch`; batch k uses this + k. Hashed, so that no two
-    (seed, epoch, rank) share a range of batch seeds."""
+    """The first batch's seed of this rank's `epoch`; batch k uses this + k. Hashed into 56 bits: the
+    ranges of nearby (seed, epoch, rank) land far apart instead of overlapping, as sums would."""
     digest = hashlib.blake2b(f"googlenet-augmentation/{seed}/{epoch}/{rank}".encode(), digest_size=7).digest()
     return int.from_bytes(digest, "little")
 
