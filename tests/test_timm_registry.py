@@ -38,6 +38,15 @@ def test_create_model_takes_timms_arguments(name):
     assert timm.create_model(name, aux_logits=True).aux1 is not None
 
 
+def test_timms_backbone_and_headless_options():
+    backbone = timm.create_model("googlenet_bn", features_only=True, out_indices=(2, 3, 4), in_chans=1)
+    assert backbone.feature_info.channels() == [480, 832, 1024] and backbone.feature_info.reduction() == [8, 16, 32]
+    maps = backbone(torch.randn(1, 1, 64, 64))
+    assert [tuple(m.shape) for m in maps] == [(1, 480, 8, 8), (1, 832, 4, 4), (1, 1024, 2, 2)]
+    headless = timm.create_model("googlenet_paper", num_classes=0)
+    assert headless.train()(torch.randn(2, 3, 64, 64)).shape == (2, headless.num_features)
+
+
 def test_timms_data_config_and_transform_are_the_models_evaluation_transform():
     model = timm.create_model("googlenet_bn", num_classes=3)
     config = resolve_data_config(model=model)

@@ -8,7 +8,8 @@ timm has no plugin discovery: a model family is known to `timm.create_model` onc
 once, anywhere before `create_model`; googlenet never imports timm otherwise (it is not a dependency).
 
 What timm's scripts pass is taken in timm's meaning: `num_classes` (0: headless), `in_chans`, `drop_rate`
-(the classifier's dropout), `pretrained`. A timm model returns logits in training mode too, so the aux
+(the classifier's dropout), `pretrained`, `features_only` with `out_indices` (a backbone of feature maps at
+strides 2-32, with `feature_info`). A timm model returns logits in training mode too, so the aux
 heads are left out unless `aux_logits=True`. `pretrained=True` exists for `googlenet_torchvision` only:
 torchvision's ImageNet weights (`googlenet.GoogLeNet_Weights`, from the torch hub cache), a new classifier
 for another `num_classes`, the first convolution adapted to another `in_chans`. Any other keyword goes to
