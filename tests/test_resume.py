@@ -46,17 +46,17 @@ def test_resume_config_names_a_missing_or_broken_run(tmp_path):
         resume_config(tmp_path)
 
 
-def checkpoint_of(config: TrainConfig, version: int = 2) -> dict:
-    return {"version": version, "train_config": config.resolved().to_dict()}
+def checkpoint_of(config: TrainConfig) -> dict:
+    return {"version": 2, "train_config": config.resolved().to_dict()}
 
 
 def test_resuming_from_python_takes_the_runs_length_and_flavour_unless_given(tmp_path):
     saved = TrainConfig(epochs=11, flavour="paper", seed=4)
-    config = resolve_for_resume(TrainConfig(seed=4, workers=2), checkpoint_of(saved), tmp_path, [])
+    config = resolve_for_resume(TrainConfig(seed=4, workers=2), checkpoint_of(saved), tmp_path)
     assert (config.epochs, config.flavour, config.workers) == (11, "paper", 2)
-    assert resolve_for_resume(TrainConfig(seed=4, epochs=14), checkpoint_of(saved), tmp_path, []).epochs == 14
+    assert resolve_for_resume(TrainConfig(seed=4, epochs=14), checkpoint_of(saved), tmp_path).epochs == 14
     with pytest.raises(ValueError, match=r"--flavour bn \(the run has paper\)"):
-        resolve_for_resume(TrainConfig(seed=4, flavour="bn"), checkpoint_of(saved), tmp_path, [])
+        resolve_for_resume(TrainConfig(seed=4, flavour="bn"), checkpoint_of(saved), tmp_path)
 
 
 def test_resuming_from_python_continues_a_run_started_with_any_options(tmp_path):
@@ -64,24 +64,13 @@ def test_resuming_from_python_continues_a_run_started_with_any_options(tmp_path)
     saved = TrainConfig(data=str(tmp_path / "images"), batch_size=16, lr=0.05, seed=4, train_preset="small",
                         workers=2, epochs=5).resolved()
     expected = TrainConfig.from_dict({**saved.to_dict(), "output_dir": str(tmp_path), "overwrite": False})
-    assert resolve_for_resume(None, checkpoint_of(saved), tmp_path, []) == expected  # train(resume=RUN)
+    assert resolve_for_resume(None, checkpoint_of(saved), tmp_path) == expected  # train(resume=RUN)
     # A config's safe options are its own (where and how the run goes), the rest the run's.
-    assert resolve_for_resume(TrainConfig(), checkpoint_of(saved), tmp_path, []) == replace(expected, workers=0)
-    changed = resolve_for_resume(TrainConfig(epochs=9, workers=1, progress=False), checkpoint_of(saved), tmp_path, [])
+    assert resolve_for_resume(TrainConfig(), checkpoint_of(saved), tmp_path) == replace(expected, workers=0)
+    changed = resolve_for_resume(TrainConfig(epochs=9, workers=1, progress=False), checkpoint_of(saved), tmp_path)
     assert changed == replace(expected, epochs=9, workers=1, progress=False)
     with pytest.raises(ValueError, match=r"--lr 0.2 \(the run has 0.05\)"):
-        resolve_for_resume(TrainConfig(lr=0.2), checkpoint_of(saved), tmp_path, [])
-
-
-def test_a_version_1_run_on_a_built_in_set_continues_on_the_whole_training_set(tmp_path):
-    notes: list[str] = []
-    checkpoint = checkpoint_of(TrainConfig(val_fraction=0.1), version=1)
-    config = resolve_for_resume(TrainConfig(), checkpoint, tmp_path, notes)
-    assert config.val_fraction == 0.0 and checkpoint["selection"] is None
-    assert "chose its weights on the test split" in notes[0]
-    folder_run = checkpoint_of(TrainConfig(data=str(tmp_path), val_fraction=0.2), version=1)
-    assert resolve_for_resume(TrainConfig(data=str(tmp_path), val_fraction=0.2), folder_run, tmp_path,
-                              []).val_fraction == 0.2
+        resolve_for_resume(TrainConfig(lr=0.2), checkpoint_of(saved), tmp_path)
 
 
 def test_another_number_of_processes_is_refused_mid_epoch_and_announced_at_a_boundary(tmp_path):

@@ -18,14 +18,9 @@ from typing import Any
 from googlenet.training.config import (
     CONFIG_FILE,
     LAST_CHECKPOINT,
-    RUN_FORMAT_KEY,
     SAFE_TO_CHANGE_ON_RESUME,
     TrainConfig,
 )
-
-# Version-1 runs recorded these as they were; reading them with today's meaning would change the run.
-IGNORED_FROM_VERSION_1 = ("val_fraction",)
-
 
 def run_directory(resume: str | os.PathLike) -> Path:
     """The run directory `--resume` names: the directory itself, or a checkpoint file's directory."""
@@ -52,30 +47,18 @@ def resume_config(run_dir: str | os.PathLike, overrides: dict[str, Any] | None =
     directory = run_directory(run_dir)
     saved = read_run_config(directory)
     overrides = dict(overrides or {})
-    refuse_changes(saved, overrides, directory, version_1=RUN_FORMAT_KEY not in saved)
+    refuse_changes(saved, overrides, directory)
     values = {**saved, **overrides, "output_dir": str(directory), "overwrite": False}
     return TrainConfig.from_dict(values)
 
 
-def resolve_for_resume(config: TrainConfig | None, checkpoint: dict[str, Any], run_dir: Path,
-                       notes: list[str]) -> TrainConfig:
+def resolve_for_resume(config: TrainConfig | None, checkpoint: dict[str, Any], run_dir: Path) -> TrainConfig:
     """The config a resumed run continues with: the checkpoint's, with `config`'s safe options (where and
     how it runs; epochs unset: the run's); a ValueError lists any other option `config` sets to something
     other than its default and the run's. An option left at its default is the run's own, as one not given
     on the command line: `train(resume=RUN)` (no config: all the run's own) continues a run started with
     any options, `train(TrainConfig(epochs=12), resume=RUN)` extends it."""
     saved = dict(checkpoint["train_config"])
-    version_1 = checkpoint.get("version", 1) == 1
-    if version_1:
-        from googlenet.data.builtin import builtin_name
-
-        if builtin_name(saved["data"]) is not None:
-            # Version 1 trained on the whole training set and chose weights on the test split.
-            saved["val_fraction"] = 0.0
-            checkpoint["selection"] = None
-            notes.append("this run was started by an earlier googlenet, which chose its weights on the test split; "
-                         "it continues on the whole training set, keeps its final weights, and reports the test "
-                         "split for information only")
     wanted = dict(saved)
     if config is not None:
         defaults = TrainConfig().to_dict()
@@ -83,19 +66,18 @@ def resolve_for_resume(config: TrainConfig | None, checkpoint: dict[str, Any], r
             safe_and_set = name in SAFE_TO_CHANGE_ON_RESUME and value is not None
             if safe_and_set or _normalised(value) != _normalised(defaults[name]):
                 wanted[name] = value
-    refuse_changes(saved, wanted, run_dir, version_1=version_1)
+    refuse_changes(saved, wanted, run_dir)
     safe = {name: wanted[name] for name in SAFE_TO_CHANGE_ON_RESUME if name in wanted}
     return TrainConfig.from_dict({**saved, **safe, "output_dir": str(run_dir), "overwrite": False})
 
 
-def refuse_changes(saved: dict[str, Any], wanted: dict[str, Any], run_dir: Path, *, version_1: bool) -> None:
+def refuse_changes(saved: dict[str, Any], wanted: dict[str, Any], run_dir: Path) -> None:
     """ValueError listing the options in `wanted` that differ from the run's `saved` ones and would
     change its path."""
-    ignored = IGNORED_FROM_VERSION_1 if version_1 else ()
     defaults = TrainConfig().to_dict()
     differences = []
     for name, value in wanted.items():
-        if name not in defaults or name in SAFE_TO_CHANGE_ON_RESUME or name in ignored:
+        if name not in defaults or name in SAFE_TO_CHANGE_ON_RESUME:
             continue
         before = saved.get(name, defaults[name])
         if _normalised(value) != _normalised(before):

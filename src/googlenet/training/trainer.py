@@ -75,7 +75,7 @@ class Trainer:
             path = checkpoint_path(resume)
             checkpoint = read_checkpoint(path)
             self.run_dir = path.parent
-            config = resolve_for_resume(config, checkpoint, self.run_dir, self.notes)
+            config = resolve_for_resume(config, checkpoint, self.run_dir)
         else:
             config = config or TrainConfig()
             self.run_dir = Path(config.resolved().output_dir)
