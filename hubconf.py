@@ -75,6 +75,4 @@ def from_pretrained(name_or_path, revision=None, map_location="cpu"):
     `pip install huggingface_hub`)."""
     from googlenet.weights.model_dir import from_pretrained as load
 
-    if revision is None:
-        return load(name_or_path, map_location=map_location)
     return load(name_or_path, revision=revision, map_location=map_location)
