@@ -3,7 +3,7 @@
 import pytest
 
 from googlenet import atomic_files
-from googlenet.atomic_files import AtomicWriteError, atomic_directory, recover_directory, write_text, write_with
+from googlenet.atomic_files import AtomicWriteError, atomic_directory, write_text, write_with
 
 
 def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
@@ -46,16 +46,6 @@ def test_a_directory_is_swapped_whole(tmp_path):
         (staging / "b").write_text("3")
     assert [p.name for p in target.iterdir()] == ["b"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
-
-
-def test_a_crash_between_the_renames_is_recovered(tmp_path):
-    target = tmp_path / "model"
-    target.mkdir()
-    (target / "a").write_text("1")
-    target.rename(tmp_path / ".model.old-xyz")  # what a crash after the first rename leaves
-    assert recover_directory(target)
-    assert (target / "a").read_text() == "1"
-    assert not recover_directory(target)
 
 
 def test_written_files_and_directories_get_the_usual_permissions(tmp_path):

@@ -67,9 +67,9 @@ def test_a_checkpoint_restores_the_state_and_the_random_numbers_exactly(tmp_path
     advance(state, 2)  # what the interrupted run would have gone on to do
 
     fresh = small_state(seed=1)
-    restore(fresh, read_checkpoint(tmp_path / "checkpoint_last.pt"), ALONE, steps_per_epoch=4)
+    restore(fresh, read_checkpoint(tmp_path / "checkpoint_last.pt"), ALONE)
     assert (torch.rand(3), random.random())[1] == expected_next[1]
-    restore(fresh, read_checkpoint(tmp_path / "checkpoint_last.pt"), ALONE, steps_per_epoch=4)
+    restore(fresh, read_checkpoint(tmp_path / "checkpoint_last.pt"), ALONE)
     assert torch.equal(torch.rand(3), expected_next[0])
     assert fresh.position == Position(epoch=0, step_in_epoch=5, global_step=5)
     assert fresh.selection == Selection(1, "ema", 40.0) and fresh.history == [{"epoch": 1, "validation_top1": 40.0}]
@@ -107,7 +107,7 @@ def test_each_rank_gets_its_own_random_state_back(monkeypatch):
     payload["rng_by_rank"] = states
     payload["totals_by_rank"] = [{**payload["totals_by_rank"][0], "images": 10 + rank} for rank in range(2)]
     for rank in (0, 1):
-        restore(state, payload, DistributedContext(rank=rank, world_size=2), steps_per_epoch=4)
+        restore(state, payload, DistributedContext(rank=rank, world_size=2))
         expected = [draw for draw in draws if draw[0] == rank][0]
         assert (torch.rand(1).item(), random.random()) == expected[1:]
         assert state.totals.images == 10 + rank  # its own running sums too

@@ -90,11 +90,11 @@ def test_an_interrupted_two_process_run_resumed_is_bit_identical(tmp_path):
 def test_the_default_preset_counts_steps_of_the_global_batch():
     """batch_size is per process: with 2 processes an epoch has half the steps, and the run-length rule
     that picks the augmentation (no augmentation under 1,000 steps) must see that."""
-    from googlenet.training.setup import load_run_data
+    from googlenet.training.setup import load_training_data
 
     config = TrainConfig(batch_size=32, epochs=1).resolved()  # 54,000 training images after the held-out tenth
-    alone = load_run_data(config, None, world_size=1)
-    two = load_run_data(config, None, world_size=2)
+    alone = load_training_data(config, None, world_size=1)
+    two = load_training_data(config, None, world_size=2)
     assert any("preset small" in decision for decision in alone.decisions), alone.decisions
     assert any("preset none (a run of 843 steps" in decision for decision in two.decisions), two.decisions
 

@@ -207,8 +207,8 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     `path`'s place (the old directory is moved aside, the new one renamed in, then the old one removed).
 
     Between the two renames `path` is absent for an instant; a failure there puts the old one back, so
-    only a crash at that instant leaves the previous version under `.NAME.old-*` (what
-    `recover_directory` puts back)."""
+    only a crash at that instant leaves the previous version under `.NAME.old-*`, to be renamed back by
+    hand."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -237,15 +237,3 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     _fsync_directory(target.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def recover_directory(path: str | os.PathLike) -> bool:
-    """If a crash fell between `atomic_directory`'s two renames, put the previous version back. True if it did."""
-    target = Path(path)
-    if target.exists():
-        return False
-    olds = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if not olds:
-        return False
-    os.replace(olds[-1], target)
-    return True

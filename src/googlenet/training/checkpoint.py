@@ -153,7 +153,7 @@ def check_fits(checkpoint: dict[str, Any], model: Any, path: Path) -> None:
                          f"this data set has {model.class_names}")
 
 
-def restore(state: RunState, checkpoint: dict[str, Any], context: DistributedContext, steps_per_epoch: int) -> bool:
+def restore(state: RunState, checkpoint: dict[str, Any], context: DistributedContext) -> bool:
     """Load `checkpoint` into `state` and give this rank its own random-number state back (when the
     number of processes is the one the checkpoint was written with). True if it did."""
     state.model.load_state_dict(checkpoint["model"])

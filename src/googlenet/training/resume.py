@@ -127,7 +127,7 @@ def continue_from(session: Any, state: Any, checkpoint: dict[str, Any], notes: l
 
     config, context = session.config, session.context
     check_fits(checkpoint, state.model, session.run_dir / LAST_CHECKPOINT)
-    restore(state, checkpoint, context, session.steps_per_epoch)
+    restore(state, checkpoint, context)
     if checkpoint.get("selection", True) is None:
         state.selection = Selection()
     position = state.position

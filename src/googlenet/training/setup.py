@@ -42,7 +42,7 @@ def check_output_dir(run_dir: Path, overwrite: bool, *, is_main: bool) -> None:
                 path.unlink()
 
 
-def load_run_data(config: TrainConfig, input_size: int | None, normalization: Any = None,
+def load_training_data(config: TrainConfig, input_size: int | None, normalization: Any = None,
                   world_size: int = 1) -> Any:
     """The data set as `DataSplits`, with the subsets the config asks for applied; `normalization`
     (mean, std, why) replaces the data set's statistics (the initial weights' under --init).
@@ -64,7 +64,7 @@ def load_run_data(config: TrainConfig, input_size: int | None, normalization: An
 
 
 def load_on_every_rank(config: TrainConfig, input_size: int | None, normalization: Any, context: Any) -> Any:
-    """`load_run_data` on every process. With --download rank 0 loads (and downloads) first while the
+    """`load_training_data` on every process. With --download rank 0 loads (and downloads) first while the
     others wait, so that one process writes the files; a failure on any rank stops them all."""
     from googlenet.distributed import failures_shared
 
@@ -72,10 +72,10 @@ def load_on_every_rank(config: TrainConfig, input_size: int | None, normalizatio
     if config.download:
         with failures_shared(context):
             if context.is_main:
-                data = load_run_data(config, input_size, normalization, context.world_size)
+                data = load_training_data(config, input_size, normalization, context.world_size)
     with failures_shared(context):
         if data is None:
-            data = load_run_data(config, input_size, normalization, context.world_size)
+            data = load_training_data(config, input_size, normalization, context.world_size)
     return data
 
 
