@@ -4,7 +4,7 @@
     python benchmarks/profile_training_step.py --sizes 96:64 --top 15 --no-channels-last
 
 The step is set up exactly as the benchmark and the command set it up (benchmark_subjects.our_training_step,
-TrainConfig's defaults, the bn flavour of the main job unless --flavour), on random images. The table is
+TrainConfig's defaults, the bn flavour of `make train` unless --flavour), on random images. The table is
 the operators' self CPU time (the time inside each operator, not in those it calls), as a share of the
 profiled steps' total, over --steps steps after --warmup. Shares hold on a busy machine better than
 absolute times; the machine's kind is printed first.

@@ -58,7 +58,7 @@ CALIBRATION_BATCH = 16
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    """What to measure. The defaults are the issue's: batches 1 and 32 at 224x224, training at 96 and 224."""
+    """What to measure. The defaults: batches 1 and 32 at 224x224, training at 96 and 224."""
 
     batch_sizes: tuple[int, ...] = (1, 32)
     input_size: int = 224

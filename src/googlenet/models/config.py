@@ -28,7 +28,7 @@ class GoogLeNetConfig:
     aux_logits: bool = True
     dropout: float | None = None  # None: the flavour's rate (0.4 paper/bn, 0.2 torchvision)
     aux_dropout: float | None = None  # None: the flavour's rate (0.7); torchvision calls it dropout_aux
-    naive: bool = False  # naive Inception modules instead of reduced ones (the tutorial's ablation)
+    naive: bool = False  # naive Inception modules instead of reduced ones (the paper's comparison, section 4)
     transform_input: bool = False  # ImageNet-normalised input -> torchvision's [-1, 1] scale
 
     def __post_init__(self) -> None:

@@ -30,7 +30,7 @@ class ConvBlock(nn.Module):
     """Convolution -> optional BatchNorm -> ReLU.
 
     With `batch_norm=True` the convolution has no bias (the BatchNorm shift replaces it); this is the
-    tutorial's unit and torchvision's `BasicConv2d`. With `batch_norm=False` it is the paper's biased
+    the paper's unit and torchvision's `BasicConv2d`. With `batch_norm=False` it is the paper's biased
     convolution followed by ReLU, and `bn` is an identity so the parameter names stay the same.
     """
 

@@ -19,11 +19,11 @@ from googlenet.models.table import paper_table
 from googlenet.models.layers import InceptionModule, NaiveInceptionModule
 from googlenet.models.network import GoogLeNet, googlenet
 
-# The tutorial's module comparison: 256 input channels at 28x28, the 3a-like channel numbers.
-TUTORIAL_IN_CHANNELS = 256
-TUTORIAL_NAIVE_FEATURES = 64
-TUTORIAL_REDUCED_CHANNELS = (64, 96, 128, 16, 32, 32)
-TUTORIAL_SIDE = 28
+# The naive and the dimension-reduced module compared: 256 input channels at 28x28, 3a-like channel numbers.
+COMPARISON_IN_CHANNELS = 256
+COMPARISON_NAIVE_FEATURES = 64
+COMPARISON_REDUCED_CHANNELS = (64, 96, 128, 16, 32, 32)
+COMPARISON_SIDE = 28
 
 
 @dataclass
@@ -197,10 +197,10 @@ def summarize(flavour: str = "bn", input_size: int = 224, naive: bool = False, i
 
 
 def compare_modules() -> ModuleComparison:
-    """The tutorial's example: naive vs dimension-reduced module on a [1, 256, 28, 28] input."""
-    naive = NaiveInceptionModule(TUTORIAL_IN_CHANNELS, *(TUTORIAL_NAIVE_FEATURES,) * 3)
-    reduced = InceptionModule(TUTORIAL_IN_CHANNELS, *TUTORIAL_REDUCED_CHANNELS)
-    x = torch.zeros(1, TUTORIAL_IN_CHANNELS, TUTORIAL_SIDE, TUTORIAL_SIDE)
+    """The naive and the dimension-reduced module on a [1, 256, 28, 28] input."""
+    naive = NaiveInceptionModule(COMPARISON_IN_CHANNELS, *(COMPARISON_NAIVE_FEATURES,) * 3)
+    reduced = InceptionModule(COMPARISON_IN_CHANNELS, *COMPARISON_REDUCED_CHANNELS)
+    x = torch.zeros(1, COMPARISON_IN_CHANNELS, COMPARISON_SIDE, COMPARISON_SIDE)
     with torch.no_grad():
         naive_shape, reduced_shape = list(naive.eval()(x).shape), list(reduced.eval()(x).shape)
     return ModuleComparison(count_parameters(naive), naive_shape, count_parameters(reduced), reduced_shape)
@@ -245,7 +245,7 @@ def format_report(report: SummaryReport) -> str:
         "params column counts. ops (M): multiply-adds in millions, counted by torch.utils.flop_counter.",
         "printed K / printed M: Table 1 as printed, misprints included (conv1 params and ops, 4c and 5a params, 5a ops).",
         "",
-        "Inception module on a [1, 256, 28, 28] input (the tutorial's comparison):",
+        "Inception module on a [1, 256, 28, 28] input, naive and dimension-reduced:",
         f"  naive (1x1, 3x3, 5x5 with 64 filters each + 3x3 max pool): {comparison.naive_params:,} parameters, "
         f"output {comparison.naive_output_shape}",
         f"  dimension-reduced (64, 96, 128, 16, 32, 32):               {comparison.reduced_params:,} parameters, "

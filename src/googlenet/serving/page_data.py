@@ -70,7 +70,7 @@ def load_examples(model: GoogLeNet, source: ModelSource | None) -> Examples:
 
 def architecture(model: GoogLeNet) -> dict[str, Any]:
     """Table 1 measured on this model's network at its input size, with the printed figures beside it, and
-    the tutorial's naive-versus-reduced module comparison (googlenet.models.summary)."""
+    the naive and the dimension-reduced module compared (googlenet.models.summary)."""
     from googlenet.models.summary import summarize
     from googlenet.models.table import row
 

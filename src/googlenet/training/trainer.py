@@ -199,7 +199,7 @@ def _device_of(resume: str | os.PathLike | None) -> str:
 
 
 def train(config: TrainConfig | None = None, resume: str | os.PathLike | None = None) -> TrainResult:
-    """Train GoogLeNet as `config` says (defaults: the Fashion-MNIST main job). `resume` (a run directory
+    """Train GoogLeNet as `config` says (defaults: `make train`'s Fashion-MNIST run). `resume` (a run directory
     or one of its checkpoint files) continues that run exactly where it stopped, with the run's own options:
     `config` may change the safe ones (workers, device, epochs, ...; see resume.py), and any other option
     it sets to something other than its default must be the run's."""
