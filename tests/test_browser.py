@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("uvicorn", reason="the serve extra: pip install 'googlenet[serve]'")
-sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra: pip install 'googlenet[test]'")
+pytest.importorskip("uvicorn", reason="the serve extra: pip install -e '.[serve]'")
+sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra: pip install -e '.[test]'")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

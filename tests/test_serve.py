@@ -20,7 +20,7 @@ from googlenet.evaluation.model_source import ModelSource
 from googlenet.serving.app import create_app
 from googlenet.serving.options import ServeOptions
 
-pytest.importorskip("fastapi", reason="the serve extra: pip install 'googlenet[serve]'")
+pytest.importorskip("fastapi", reason="the serve extra: pip install -e '.[serve]'")
 from fastapi.testclient import TestClient  # noqa: E402
 
 CLASSES = [f"class{index}" for index in range(10)]

@@ -14,7 +14,7 @@ import torch
 from helpers import write_idx_set, write_run_dir
 from PIL import Image
 
-pytest.importorskip("fastapi", reason="the serve extra: pip install 'googlenet[serve]'")
+pytest.importorskip("fastapi", reason="the serve extra: pip install -e '.[serve]'")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from googlenet.serving.app import create_app  # noqa: E402

@@ -23,7 +23,7 @@ from PIL import Image
 import googlenet
 from googlenet.models.preprocessing import Preprocessing
 
-pytest.importorskip("uvicorn", reason="the serve extra: pip install 'googlenet[serve]'")
+pytest.importorskip("uvicorn", reason="the serve extra: pip install -e '.[serve]'")
 
 STARTUP_SECONDS = 240
 

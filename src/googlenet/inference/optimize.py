@@ -153,7 +153,7 @@ def backend_problem(backend: str, device: torch.device | str = "cpu") -> str | N
     if backend == "onnxruntime":
         missing = [name for name in ("onnxruntime", "onnxscript") if importlib.util.find_spec(name) is None]
         if missing:
-            return f"the onnxruntime backend needs {' and '.join(missing)}: pip install 'googlenet[export]'"
+            return f"the onnxruntime backend needs {' and '.join(missing)}: pip install {' '.join(missing)}"
     if backend == "openvino" and importlib.util.find_spec("openvino") is None:
         return "the openvino backend needs OpenVINO: pip install openvino"
     if backend == "compile" and device.type == "cpu" and not any(map(shutil.which, ("g++", "c++", "clang++"))):

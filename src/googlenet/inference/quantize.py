@@ -82,7 +82,7 @@ def int8_problem(backend: str = INT8_BACKEND) -> str | None:
         problem = backend_problem("onnxruntime")
         return None if problem is None else problem.replace("onnxruntime backend", "int8 quantization")
     missing = [name for name in ("openvino", "nncf") if importlib.util.find_spec(name) is None]
-    return f"the openvino-int8 backend needs {' and '.join(missing)}: pip install 'googlenet[fast]'" if missing else None
+    return f"the openvino-int8 backend needs {' and '.join(missing)}: pip install {' '.join(missing)}" if missing else None
 
 
 def quantization_problem() -> str | None:

@@ -11,5 +11,5 @@
 
 Layer: the top of the library, below the command line only; may import every layer beneath
 (inference for the fast path, explain for Grad-CAM). fastapi, uvicorn, captum and prometheus_client
-come with the `serve` extra: pip install 'googlenet[serve]'.
+come with the `serve` extra: pip install -e '.[serve]' in a clone.
 """

@@ -52,7 +52,7 @@ def export(model_or_dir: GoogLeNet | str | Path, output: str | Path | None = Non
     if format not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
     if format == "onnx" and importlib.util.find_spec("onnxscript") is None:
-        raise ImportError("ONNX export needs onnx and onnxscript: pip install 'googlenet[export]'")
+        raise ImportError("ONNX export needs onnx and onnxscript: pip install onnx onnxscript")
     model, output = _model_and_output(model_or_dir, output, format)
     model.drop_aux_heads()  # the paper discards them at inference
     model.eval()

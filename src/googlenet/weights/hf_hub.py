@@ -2,7 +2,7 @@
 
 A model directory already is the Hub's layout (config.json + model.safetensors), so pulling is
 downloading those two files into the Hugging Face cache and pushing is uploading them. Both go through
-`huggingface_hub`, which is optional (`pip install 'googlenet[hub]'`) and imported only here, when
+`huggingface_hub`, which is optional (`pip install huggingface_hub`; from a clone, the `hub` extra) and imported only here, when
 called; it honours its own settings: `HF_HOME`/`HF_HUB_CACHE` (where the cache is), `HF_HUB_OFFLINE=1`
 (the cache only, no network), `HF_TOKEN` (private repositories, pushing).
 """
@@ -19,7 +19,7 @@ from types import ModuleType
 _PART = r"(?![.-])(?!.*(?:--|\.\.))[\w.-]{1,96}(?<![.-])"
 _REPO_ID = re.compile(rf"{_PART}/{_PART}")
 
-INSTALL_HINT = "pip install 'huggingface_hub' (or: pip install 'googlenet[hub]')"
+INSTALL_HINT = "pip install huggingface_hub"
 
 
 def is_repo_id(name: str | Path) -> bool:
