@@ -6,6 +6,8 @@ it, the expected counts are worked out by hand from its six channel numbers, ass
 the summary of the built model, then compared with the printed figures.
 """
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -167,3 +169,12 @@ def test_module_comparison_is_the_tutorials(report):
     assert (comparison.naive_params, comparison.reduced_params) == (573_824, 177_376)
     assert comparison.naive_output_shape == [1, 448, 28, 28]
     assert comparison.reduced_output_shape == [1, 256, 28, 28]
+
+
+def test_docs_table1_shows_what_googlenet_summary_prints(report):
+    # docs/table1.md pastes `googlenet summary`'s output: it must stay what the code prints.
+    from googlenet.models.summary import format_report
+
+    document = (Path(__file__).resolve().parents[1] / "docs" / "table1.md").read_text()
+    pasted = document.split("```\n", 2)[1].split("```", 1)[0]
+    assert pasted.rstrip("\n") == format_report(report).rstrip("\n")
