@@ -24,13 +24,15 @@ TRAIN_OPTIONS ?=
 SUDO = $(if $(shell command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo),sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup python-venv data browser compiler train train-long test summary
+.PHONY: help setup python-venv data browser compiler train train-long test mutation summary
 
 help:
 	@echo 'make train       set up .venv, train GoogLeNet on Fashion-MNIST into $(RUN)/, print the'
 	@echo '                 accuracy and the commands to try next (2-core CPU: about 13 min with'
 	@echo '                 AVX-512 + BF16, 31 min with AVX2 only)'
 	@echo 'make test        set up, then run the whole test suite (what CI runs)'
+	@echo 'make mutation    how strong the tests are: mutmut'"'"'s surviving mutants per module (not part of'
+	@echo '                 make test; 2-core CPU: about MUTATION_MINUTES min), see docs/mutation.md'
 	@echo 'make summary     Table 1 of the paper, measured on the built network'
 	@echo 'make train-long  the longer recipe: 30 epochs at 64x64 into $(LONG_RUN)/, then its 10-crop accuracy'
 	@echo 'make setup       only create .venv (torch, torchvision, this package with its test, serve and fast extras)'
@@ -114,6 +116,16 @@ train-long: setup data
 test: setup data browser compiler
 	GOOGLENET_CI=1 $(VENV)/bin/python -m pytest -m "not slow"
 	GOOGLENET_CI=1 $(VENV)/bin/python -m pytest -m slow -n 0
+
+# Mutation testing (docs/mutation.md): every mutant of the modules in pyproject's [tool.mutmut], each run
+# against the quick tests that reach it; then the table of killed and surviving mutants per module. From a
+# clean mutants/ each time, so the table describes the code and tests as they are now.
+MUTATION_CHILDREN ?= 2
+mutation: setup
+	@$(VENV)/bin/python -c 'import mutmut' 2>/dev/null || $(VENV)/bin/pip install --quiet -e '.[mutation]'
+	rm -rf mutants
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN)
+	$(VENV)/bin/mutmut results --all true | $(VENV)/bin/python tools/mutation_table.py
 
 summary: setup
 	$(VENV)/bin/googlenet summary
