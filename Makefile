@@ -32,7 +32,7 @@ help:
 	@echo '                 AVX-512 + BF16, 31 min with AVX2 only)'
 	@echo 'make test        set up, then run the whole test suite (what CI runs)'
 	@echo 'make mutation    how strong the tests are: mutmut'"'"'s surviving mutants per module (not part of'
-	@echo '                 make test; 2-core CPU: about 10 min), see docs/mutation.md'
+	@echo '                 make test; 2-core CPU: 5 + 3 min in two parts), see docs/mutation.md'
 	@echo 'make summary     Table 1 of the paper, measured on the built network'
 	@echo 'make train-long  the longer recipe: 30 epochs at 64x64 into $(LONG_RUN)/, then its 10-crop accuracy'
 	@echo 'make setup       only create .venv (torch, torchvision, this package with its test, serve and fast extras)'
