@@ -405,7 +405,7 @@ def test_serve_command_refuses_bad_input_in_one_line(model, tmp_path, capsys, ar
 def test_other_libraries_log_lines_are_not_printed_under_the_servers_name(capsys):
     import logging
 
-    from googlenet.serving.command import configure_logging
+    from googlenet.cli.serve import configure_logging
 
     root, own = logging.getLogger(), logging.getLogger("googlenet")
     levels = root.level, own.level

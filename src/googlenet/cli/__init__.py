@@ -23,7 +23,7 @@ import warnings
 from types import ModuleType
 from typing import Any
 
-from googlenet.cli import benchmark, evaluate, export, import_torchvision, predict, summary, train
+from googlenet.cli import benchmark, evaluate, explain, export, import_torchvision, predict, serve, summary, train
 from googlenet.atomic_files import AtomicWriteError
 from googlenet.cli.common import (
     EXIT_BAD_INPUT,
@@ -34,8 +34,6 @@ from googlenet.cli.common import (
     HelpFormatter,
     Parser,
 )
-from googlenet.explain import command as explain_command
-from googlenet.serving import command as serve_command
 
 # command name -> its module, in the order `googlenet --help` lists them
 COMMANDS: dict[str, ModuleType] = {
@@ -46,8 +44,8 @@ COMMANDS: dict[str, ModuleType] = {
     "export": export,
     "import-torchvision": import_torchvision,
     "benchmark": benchmark,
-    "serve": serve_command,
-    "explain": explain_command,
+    "serve": serve,
+    "explain": explain,
 }
 
 # Bad input: the file, option or value named in the message is wrong, or an optional dependency is

@@ -9,10 +9,10 @@
     attribution.py  Grad-CAM (captum's LayerGradCam) and the branch shares (captum's gradient x activation)
     inputs.py       an image (path, bytes, PIL image) as the model's input, and the model's view of it
     render.py       the Grad-CAM overlay and the branch-share chart as one PNG (matplotlib Figure)
-    command.py      `googlenet explain MODEL IMAGE`
 
 Layer: beside `googlenet.evaluation`; may import models, data, weights and evaluation, never training,
-inference, serving or the command line. captum and matplotlib are imported here, never by `import googlenet`.
+inference, serving or the command line (`googlenet explain` is cli/explain.py). captum and matplotlib are
+imported here, never by `import googlenet`.
 """
 
 from __future__ import annotations

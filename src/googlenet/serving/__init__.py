@@ -7,9 +7,8 @@
     limits.py      the request-body limit; metrics.py: Prometheus metrics
     page_data.py   the page's examples (the model's evaluation data) and Table 1
     static/        the page: hand-written HTML, JS and CSS, served as they are (no CDN, no build step)
-    command.py     `googlenet serve`
 
-Layer: the top of the library, below the command line only; may import every layer beneath
-(inference for the fast path, explain for Grad-CAM). fastapi, uvicorn, captum and prometheus_client
+Layer: the top of the library, below the command line only (`googlenet serve` is cli/serve.py); may
+import every layer beneath (inference for the fast path, explain for Grad-CAM). fastapi, uvicorn, captum and prometheus_client
 come with the `serve` extra: pip install -e '.[serve]' in a clone.
 """

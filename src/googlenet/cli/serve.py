@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 
+from googlenet.cli.common import EXIT_INTERRUPTED
 from googlenet.serving.options import SERVE_BACKENDS, ServeOptions
 
 HELP = "serve the model over HTTP: a prediction API with dynamic batching, health, metrics, and an explorer page"
@@ -19,7 +20,6 @@ DESCRIPTION = ("Serve MODEL (a run or model directory) on HOST:PORT: POST /v1/pr
                "GET /v1/model, GET /health, GET /metrics, and at / a page that shows the classes, Grad-CAM and "
                "what each Inception module's branches did with your image. Binds 127.0.0.1 unless told otherwise.")
 GRACEFUL_SECONDS = 30
-EXIT_INTERRUPTED = 130  # as googlenet.cli.common's, which this layer may not import
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
