@@ -174,11 +174,48 @@ def test_no_source_file_is_over_400_lines():
     assert long == {}
 
 
-def test_ci_runs_the_lowest_python_the_package_claims():
-    # The code relies on 3.11 (asyncio's timeout is the built-in TimeoutError); a version that CI never runs
-    # is not claimed (Debian 12 gives 3.11, and the package index serves no interpreters).
+def _lowest_claimed_python() -> tuple[int, int]:
     pyproject = (PACKAGE.parents[1] / "pyproject.toml").read_text()
-    lowest = tuple(map(int, re.search(r'^requires-python = ">=(\d+)\.(\d+)"', pyproject, re.MULTILINE).groups()))
-    assert sys.version_info[:2] >= lowest
-    if os.environ.get("GOOGLENET_CI"):  # `make test` sets it
-        assert sys.version_info[:2] == lowest, f"CI runs Python {sys.version_info[:2]}, requires-python admits {lowest}"
+    found = re.search(r'^requires-python = ">=(\d+)\.(\d+)"', pyproject, re.MULTILINE)
+    return int(found[1]), int(found[2])
+
+
+def test_the_tests_run_on_any_python_the_package_claims():
+    # The code relies on 3.11 (asyncio's timeout is the built-in TimeoutError); `make test` runs on any
+    # later version too (Debian 13 gives 3.13).
+    assert sys.version_info[:2] >= _lowest_claimed_python()
+
+
+def _run_ci_script(root: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """.ci/run from `root`, with a `make` that only says how it was called and a python3.11 that is no more
+    than a name on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in (("make", 'echo "make $* GOOGLENET_CI_PYTHON=$GOOGLENET_CI_PYTHON"'), ("python3.11", "exit 0")):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(["bash", str(root / ".ci" / "run")], env=env, capture_output=True, text=True)
+
+
+def test_ci_runs_the_lowest_python_the_package_claims(tmp_path):
+    # A version CI never runs is not claimed: .ci/run takes the lowest from requires-python (Debian 12 gives
+    # 3.11, and the package index serves no interpreters) and names it in GOOGLENET_CI_PYTHON.
+    major, minor = _lowest_claimed_python()
+    ran = _run_ci_script(PACKAGE.parents[1], tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["make", "test", f"PYTHON=python{major}.{minor}", f"GOOGLENET_CI_PYTHON={major}.{minor}"]
+    chosen = os.environ.get("GOOGLENET_CI_PYTHON")
+    if chosen:  # under .ci/run: the interpreter it asked for is the one running the tests
+        assert chosen == f"{major}.{minor}" and sys.version_info[:2] == (major, minor), (
+            f"CI runs Python {sys.version_info[:2]}, asked for {chosen}, requires-python admits {major}.{minor}")
+
+
+def test_ci_says_when_the_lowest_claimed_python_is_missing(tmp_path):
+    clone = tmp_path / "clone"
+    (clone / ".ci").mkdir(parents=True)
+    (clone / ".ci" / "run").write_text((PACKAGE.parents[1] / ".ci" / "run").read_text())
+    (clone / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.99"\n')
+    ran = _run_ci_script(clone, tmp_path)
+    assert ran.returncode == 2 and ran.stdout == ""
+    assert ran.stderr.strip() == ".ci/run: python3.99, the lowest Python pyproject.toml claims, is not installed"
