@@ -126,3 +126,7 @@ def test_train_help_explains_the_preset_and_random_erasing():
     assert "long preset" not in erase and "probability" in erase
     preset = shown_help(parser, options["train_preset"])
     assert "auto" in preset and "paper" in preset and "small" in preset
+    from googlenet.data.transforms import TRAIN_PRESET_SUMMARIES
+
+    flat = " ".join(preset.split())
+    assert all(f"{name}: {' '.join(summary.split())}" in flat for name, summary in TRAIN_PRESET_SUMMARIES.items())

@@ -6,8 +6,8 @@ import torch
 from torchvision.transforms import v2
 
 from googlenet.data import load_data
-from googlenet.data.defaults import BOUNDED_CROP_SCALE, choose_preprocessing
-from googlenet.data.transforms import eval_preset
+from googlenet.data.defaults import choose_preprocessing
+from googlenet.data.transforms import BOUNDED_CROP_SCALE, TRAIN_PRESET_SUMMARIES, eval_preset
 from googlenet.models.preprocessing import IMAGENET_GRAY_MEAN, IMAGENET_MEAN
 from googlenet.data.splits import LoadOptions
 from helpers import image_tree, save_image
@@ -56,8 +56,8 @@ def test_large_images_get_the_papers_crops_bounded_and_table_1s_input(tmp_path):
     assert isinstance(crops, v2.RandomChoice) and {crop.scale for crop in crops.transforms} == {BOUNDED_CROP_SCALE}
     assert has_flips(splits)
     assert splits.decisions[0] == "6 of 6 training images are in colour: 3 input channels (RGB)"
-    assert splits.decisions[1].startswith("images are 260 px on their shorter side: preset paper")
-    assert splits.decisions[2].startswith("crops of 25% to 100% of the image's area, not the paper's 8%")
+    bounded = TRAIN_PRESET_SUMMARIES["bounded"]
+    assert splits.decisions[1] == f"images are 260 px on their shorter side: preset bounded ({bounded})"
     assert "horizontal flips on, as given" in splits.decisions
     assert splits.train[0][0].shape == (3, 224, 224)
     as_paper = load_data(tmp_path / "photos", train_preset="paper", input_size=64)
@@ -91,7 +91,7 @@ def test_the_decision_names_the_range_of_sizes_and_the_median_it_went_by():
     choice = choose_preprocessing([20, 300, 40, 36], 3, IMAGENET_MEAN, (0.2, 0.2, 0.2), LoadOptions())
     assert choice.decisions[0].startswith("images are 20 to 300 px on their shorter side (median 40): preset small")
     larger = choose_preprocessing([20, 300, 400, 360], 3, IMAGENET_MEAN, (0.2, 0.2, 0.2), LoadOptions())
-    assert larger.decisions[0].startswith("images are 20 to 400 px on their shorter side (median 360): preset paper")
+    assert larger.decisions[0].startswith("images are 20 to 400 px on their shorter side (median 360): preset bounded")
 
 
 def test_given_normalization_replaces_the_folders_and_follows_its_channels(tmp_path):

@@ -9,6 +9,8 @@ from torchvision.transforms import v2
 from googlenet.data.images import to_model_channels
 from googlenet.models.preprocessing import Preprocessing
 from googlenet.data.transforms import (
+    BOUNDED_CROP_SCALE,
+    TRAIN_PRESET_SUMMARIES,
     TRAIN_PRESETS,
     PAPER_INTERPOLATIONS,
     eval_preset,
@@ -32,9 +34,18 @@ def outputs(transform, image, count=8):
 
 
 def test_the_preset_names_are_the_command_line_choices():
-    assert TRAIN_PRESETS == ("paper", "small", "none")
-    with pytest.raises(ValueError, match="unknown train preset 'flip'.*paper, small, none"):
+    assert TRAIN_PRESETS == ("paper", "bounded", "small", "none") == tuple(TRAIN_PRESET_SUMMARIES)
+    with pytest.raises(ValueError, match="unknown train preset 'flip'.*paper, bounded, small, none"):
         train_preset_by_name("flip", 32, *GRAY, in_chans=1)
+
+
+@pytest.mark.parametrize("name, scale, words", [("paper", (0.08, 1.0), "8 to 100 percent of the area"),
+                                                ("bounded", BOUNDED_CROP_SCALE, "25 to 100 percent of the area")])
+def test_a_preset_name_means_one_crop_range_and_its_summary_says_which(name, scale, words):
+    crops = train_preset_by_name(name, 64, *RGB).transforms[0].transforms
+    assert {crop.scale for crop in crops} == {scale}
+    assert words in TRAIN_PRESET_SUMMARIES[name]
+    assert sum(words in summary for summary in TRAIN_PRESET_SUMMARIES.values()) == 1
 
 
 def test_the_none_preset_only_resizes_and_normalises_and_is_deterministic():

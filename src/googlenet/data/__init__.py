@@ -2,7 +2,7 @@
 (`googlenet.models.preprocessing`), the built-in data sets and image folders, loaded and checked as
 `DataSplits` by `load_data`.
 
-    transforms.py     the train presets (paper, small) and the eval preset
+    transforms.py     the train presets (paper, bounded, small, none) and the eval preset
     images.py         the one image open-and-convert (load_image) and the up-front file check
     batches.py        Batch(images, targets, skipped): unreadable images left out and named, never replaced
     defaults.py       defaults chosen from the data (preset, input size, flips, channels), with reasons

@@ -22,14 +22,11 @@ from googlenet.models.preprocessing import (
     Preprocessing,
 )
 from googlenet.data.splits import LoadOptions
-from googlenet.data.transforms import PAPER_CROP_SCALE, eval_preset, train_preset_by_name
+from googlenet.data.transforms import TRAIN_PRESET_SUMMARIES, eval_preset, train_preset_by_name
 
 SMALL_IMAGE_SIDE = 64  # images whose median shorter side is at most this get the small preset
 SMALL_INPUT_MIN = 32  # the smallest input chosen (GoogLeNet's trunk needs 31 px)
 LARGE_INPUT_SIZE = 224  # Table 1's input, for images of 256 px and more
-# A crop keeps at least a quarter of the image's area, i.e. at least half of its width and height, where
-# the paper draws from 8%: on a data set of photos with one small object each, an 8% crop often misses it.
-BOUNDED_CROP_SCALE = (0.25, 1.0)
 MIN_BATCHES_PER_EPOCH = 4
 # Runs shorter than this many steps train without augmentation under train_preset="auto". Measured on a
 # folder of 1,500 small RGB images, 6 epochs of 23 steps: shifts cost 7 points of validation accuracy
@@ -88,9 +85,9 @@ def choose_preprocessing(
         decisions.append(f"normalised with mean {_rounded(mean)}, std {_rounded(std)}: {why}")
     preset = options.train_preset
     if preset == "auto":
-        preset = "small" if median <= SMALL_IMAGE_SIDE else "paper"
+        preset = "small" if median <= SMALL_IMAGE_SIDE else "bounded"
         why = ("shifts of up to 4 px; random-area crops would cut away most of an image this small"
-               if preset == "small" else "random-area crops and photometric distortions, as the paper trains")
+               if preset == "small" else TRAIN_PRESET_SUMMARIES[preset])
         steps = _run_steps(train_count, options)
         if steps is not None and steps < SHORT_RUN_STEPS:
             why = (f"a run of {steps} steps is too short for augmentation to pay back the slower fitting it "
@@ -99,11 +96,6 @@ def choose_preprocessing(
         decisions.append(f"{sizes}: preset {preset} ({why})")
     else:
         decisions.append(f"preset {preset}, as given")
-    crop_scale = PAPER_CROP_SCALE
-    if preset == "paper" and options.train_preset == "auto":
-        crop_scale = BOUNDED_CROP_SCALE
-        decisions.append(f"crops of {crop_scale[0]:.0%} to {crop_scale[1]:.0%} of the image's area, not the paper's "
-                         f"{PAPER_CROP_SCALE[0]:.0%}: a crop keeps at least half of each side, so most of a small object")
 
     input_size = options.input_size
     if input_size is None:
@@ -117,7 +109,7 @@ def choose_preprocessing(
         mean=tuple(mean), std=tuple(std), channel_order="L" if in_chans == 1 else "RGB",
     )
     train_transform = train_preset_by_name(
-        preset, input_size, mean, std, in_chans, hflip=hflip, random_erase=options.random_erase, crop_scale=crop_scale,
+        preset, input_size, mean, std, in_chans, hflip=hflip, random_erase=options.random_erase,
         resize_size=preprocessing.resize_size,
     )
     return PreprocessingChoice(in_chans, preprocessing, train_transform, eval_preset(preprocessing), decisions)

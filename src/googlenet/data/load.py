@@ -53,8 +53,8 @@ def load_data(
     input_size: the model's input side. Default: from the images (32 for the 28x28 and 32x32 built-in sets;
         224 for images of 256 px and more). Small images are evaluated whole (resized to input_size), larger
         ones resized to 256/224 of it and centre-cropped.
-    train_preset: "paper", "small" or "auto" (from the images' size: "small" up to 64 px, else the paper's
-        crops with the area bounded to 25-100%).
+    train_preset: one of `transforms.TRAIN_PRESETS` (what each does: `transforms.TRAIN_PRESET_SUMMARIES`) or
+        "auto" (from the images' size: "small" up to 64 px, else "bounded"; "none" for short runs).
     random_erase: the probability of random erasing in the training preset (`transforms.random_erasing`).
     val_fraction, seed: the share of each class of the training images held out as the validation split,
         chosen at random with `seed` (the same split on every run and every process), for built-in sets and

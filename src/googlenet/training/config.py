@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from googlenet.data.transforms import TRAIN_PRESETS
+from googlenet.data.transforms import TRAIN_PRESET_SUMMARIES, TRAIN_PRESETS
 from googlenet.models.table import FLAVOURS as _FLAVOUR_TABLE
 
 CHECKPOINT_FORMAT = "googlenet-train-checkpoint"
@@ -80,8 +80,8 @@ class TrainConfig:
                                      "which and why)", none_word=False)
     input_size: int | None = _option(None, "side of the square model input in pixels (default: from the data: 32 "
                                      "for images up to 32x32, 224 for large ones)")
-    train_preset: str = _option("auto", "training augmentation: paper (random crops of 8 to 100 percent of the area, colour "
-                                "distortions), small (padded crops, for small images), none (resize only), or auto "
+    train_preset: str = _option("auto", "training augmentation: " + "; ".join(
+                                f"{name}: {summary}" for name, summary in TRAIN_PRESET_SUMMARIES.items()) + "; or auto "
                                 "(chosen from the image sizes and the run's length)", choices=("auto", *TRAIN_PRESETS))
     hflip: bool | None = _option(None, "flip training images left-right at random (default: only for data sets "
                                  "known to be mirror-safe; --no-hflip never flips)")
