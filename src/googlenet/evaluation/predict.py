@@ -103,12 +103,12 @@ def predict(
     None: 5, or every class of a model with fewer. Images converted to the model's channel mode or resized by a large factor
     are noted once in `warnings` (and as an InputFitWarning).
     """
-    from googlenet.models.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import preprocessing_of
     from googlenet.data.transforms import eval_preset
     from googlenet.evaluation.input_fit import InputFitNotes
 
     model, source = resolve_model(model_or_dir, source)
-    preprocessing = getattr(model, "preprocessing", None) or Preprocessing()
+    preprocessing = preprocessing_of(model)
     names = getattr(model, "class_names", None) or [str(index) for index in range(model.num_classes)]
     top_k = check_top_k(top_k, len(names))
     notes = InputFitNotes(preprocessing, preprocessing.in_chans)

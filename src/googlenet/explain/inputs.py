@@ -43,11 +43,11 @@ def model_input(model: Any, image: ImageLike) -> ModelInput:
     The one open-and-convert of `googlenet.data.images` decodes files; a file that is not a readable
     image raises a ValueError naming it."""
     from googlenet.data.images import read_image, to_model_channels
-    from googlenet.models.preprocessing import Preprocessing
+    from googlenet.models.preprocessing import preprocessing_of
     from googlenet.data.transforms import eval_preset
     from googlenet.evaluation.input_fit import InputFitNotes
 
-    preprocessing = model.preprocessing or Preprocessing()
+    preprocessing = preprocessing_of(model)
     if isinstance(image, Tensor):
         if image.dim() != 3 or image.shape[0] != model.in_chans:
             raise ValueError(f"a preprocessed image must be [{model.in_chans}, H, W], got {tuple(image.shape)}")

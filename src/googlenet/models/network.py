@@ -30,7 +30,7 @@ from googlenet.models.initialisation import initialise
 from googlenet.models.features import FeatureInfo, GoogLeNetFeatures, check_out_indices, feature_info_for
 from googlenet.models.layers import AuxClassifier, ImageNetToUnitRange
 from googlenet.models.metadata import ModelMetadata, attach_metadata
-from googlenet.models.preprocessing import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD, IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from googlenet.models.preprocessing import Preprocessing, preprocessing_of
 from googlenet.models.pretrained import GoogLeNet_Weights
 from googlenet.models.shapes import check_input_batch, is_being_traced, smallest_input_side
 from googlenet.models.table import IMAGE_CHANNELS, Flavour, aux_attach_points
@@ -158,11 +158,7 @@ class GoogLeNet(nn.Module):
         the attached preprocessing, or ImageNet's defaults (their channel average for in_chans=1)."""
         if self._pretrained_cfg is not None:
             return self._pretrained_cfg
-        own = self.preprocessing
-        if own is None:
-            mean, std = (IMAGENET_MEAN, IMAGENET_STD) if self.in_chans == 3 else (
-                IMAGENET_GRAY_MEAN * self.in_chans, IMAGENET_GRAY_STD * self.in_chans)
-            own = Preprocessing(mean=mean, std=std, channel_order="RGB" if self.in_chans == 3 else "L")
+        own = preprocessing_of(self)
         return {
             "architecture": f"googlenet_{self.flavour.name}", "num_classes": self.num_classes,
             "input_size": (self.in_chans, own.input_size, own.input_size), "min_input_size":

@@ -1,5 +1,6 @@
 """The `Preprocessing` record: what an image goes through before the model sees it at inference, and
-the ImageNet statistics it defaults to.
+the ImageNet statistics it defaults to. `preprocessing_of(model)` is the one answer to "what does this
+model's input go through?", for a model with a recorded preprocessing or without one.
 
 Light on purpose (dataclasses only; torchvision is imported when a transform is asked for): the model
 carries this record, and the weights layer reads and writes it, without loading the image stack.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
@@ -72,6 +73,28 @@ class Preprocessing:
             if name in values:
                 values[name] = tuple(float(v) for v in values[name])
         return cls(**values)
+
+
+class _DescribesItsInput(Protocol):
+    # A GoogLeNet, or an optimized model carrying its source's attributes (googlenet.optimize).
+    in_chans: int
+    preprocessing: Preprocessing | None
+
+
+def default_preprocessing(in_chans: int) -> Preprocessing:
+    """ImageNet's evaluation preprocessing (224 of 256, bilinear) for a model taking `in_chans` channels:
+    ImageNet's RGB statistics for 3 channels, otherwise their channel average for each channel, read
+    as grayscale ("L"), as timm's resolve_data_config does for in_chans=1."""
+    if in_chans == 3:
+        return Preprocessing()
+    return Preprocessing(mean=IMAGENET_GRAY_MEAN * in_chans, std=IMAGENET_GRAY_STD * in_chans, channel_order="L")
+
+
+def preprocessing_of(model: _DescribesItsInput) -> Preprocessing:
+    """The preprocessing `model` records, or for a model without one (built in Python, never saved with
+    a data set), the default for its own number of input channels (`default_preprocessing`)."""
+    recorded = getattr(model, "preprocessing", None)
+    return recorded if recorded is not None else default_preprocessing(model.in_chans)
 
 
 def to_normalised_tensor(mean: Sequence[float], std: Sequence[float]) -> v2.Compose:

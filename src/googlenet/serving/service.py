@@ -30,7 +30,7 @@ class ModelService:
 
     def __init__(self, model: GoogLeNet, name: str, options: ServeOptions, metrics: ServerMetrics,
                  source: ModelSource | None = None) -> None:
-        from googlenet.models.preprocessing import Preprocessing
+        from googlenet.models.preprocessing import preprocessing_of
         from googlenet.data.transforms import eval_preset
 
         options.check()
@@ -40,7 +40,7 @@ class ModelService:
         self.metrics = metrics
         self.source = source  # where the model came from: its run's data set, if recorded
         self.data = source.data if source is not None else None
-        self.preprocessing = model.preprocessing or Preprocessing()
+        self.preprocessing = preprocessing_of(model)
         self.transform = eval_preset(self.preprocessing)
         self.class_names = model.class_names or [str(index) for index in range(model.num_classes)]
         self.state = "loading"  # then "ready", or "failed" with `problem`
