@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from googlenet.machine import MachineDescription, describe_machine, parse_cpuinfo
+from googlenet.machine import FLAGS, MachineDescription, describe_machine, parse_cpuinfo
 
 EPYC_AVX2 = "fpu vme sse sse2 ssse3 fma sse4_1 sse4_2 avx f16c avx2 bmi2 sha_ni vaes vpclmulqdq"
 ZEN4 = EPYC_AVX2 + " avx512f avx512dq avx512bw avx512vl avx512_vnni avx512_bf16 avx512_vbmi2"
@@ -80,3 +80,48 @@ def test_this_machine_is_described_as_its_kernel_and_onednn_see_it():
     assert ("VNNI" in machine.kind) == machine.has_vnni and ("BF16" in machine.kind) == machine.has_bf16
     if torch.backends.mkldnn.is_available():
         assert machine.has_bf16 == torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+AVX2_LIMIT = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+def test_a_cpu_limited_to_avx2_by_the_environment_is_described_as_torch_will_use_it(tmp_path, monkeypatch):
+    (tmp_path / "cpuinfo").write_text(cpuinfo("AMD EPYC", ZEN4))
+    for name, value in AVX2_LIMIT.items():
+        monkeypatch.setenv(name, value)
+    machine = describe_machine(threads=2, cpuinfo=tmp_path / "cpuinfo")
+    assert machine.kind == "AVX2 only" and not machine.has_bf16 and not machine.has_vnni and not machine.has_avx512
+    assert machine.cpu_kind == "AVX-512 + VNNI + BF16"
+    assert str(machine) == ("AMD EPYC, 2 threads of {}: torch limited to AVX2 only (no AVX-512, no VNNI, no BF16, no "
+                            "AMX) by ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 on this AVX-512 + VNNI + BF16 "
+                            "CPU").format(f"{machine.logical_cpus} logical CPUs")
+    assert machine.to_dict()["limited_by"] == ["ONEDNN_MAX_CPU_ISA=AVX2", "ATEN_CPU_CAPABILITY=avx2"]
+
+
+@pytest.mark.parametrize(("environ", "kind", "limited_by"), [
+    ({}, "AVX-512 + VNNI + BF16", ()),
+    ({"ONEDNN_MAX_CPU_ISA": "avx512_core_vnni"}, "AVX-512 + VNNI", ("ONEDNN_MAX_CPU_ISA=avx512_core_vnni",)),
+    ({"ATEN_CPU_CAPABILITY": "avx2"}, "AVX2 + VNNI + BF16", ("ATEN_CPU_CAPABILITY=avx2",)),  # oneDNN's kernels stay
+    ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX", "ATEN_CPU_CAPABILITY": "avx512"}, "AVX-512 + VNNI + BF16", ()),
+    ({"ONEDNN_MAX_CPU_ISA": "SOMETHING_NEW"}, "AVX-512 + VNNI + BF16", ()),  # unknown to torch: no limit
+])
+def test_each_variable_names_itself_only_where_it_takes_something_away(environ, kind, limited_by):
+    from googlenet.machine import _kind, torch_limit
+
+    flags, named = torch_limit(frozenset(ZEN4.split()) & frozenset(FLAGS), environ)
+    assert (_kind(flags, "x86_64"), named) == (kind, limited_by)
+
+
+def test_torch_in_a_process_limited_to_avx2_agrees_that_it_has_no_bf16():
+    """The description reasons from the variables; torch, started under them, must see the same."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import torch; from googlenet.machine import describe_machine; from googlenet.training.step import "
+            "autocast_dtype_for; m = describe_machine(); print(m.has_bf16, m.has_avx512, "
+            "torch.backends.cpu.get_cpu_capability(), autocast_dtype_for('auto', torch.device('cpu')))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **AVX2_LIMIT}, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out[:2] == ["False", "False"] and out[3] == "None"  # float32 training
+    assert out[2] in ("AVX2", "DEFAULT")  # DEFAULT: a CPU without AVX2

@@ -247,7 +247,8 @@ def describe_start(session: Any, data: Any, notes: list[str]) -> list[str]:
     try:
         from googlenet.machine import describe_machine
 
-        lines.append(f"machine: {describe_machine()}")
+        numbers = "bfloat16 (autocast)" if session.autocast_dtype == torch.bfloat16 else "float32"
+        lines.append(f"machine: {describe_machine()}; training in {numbers}")
     except ImportError:
         pass
     lines.append(f"data: {data.name}: {len(data.train):,} training images in {len(data.classes)} classes")
