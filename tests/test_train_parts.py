@@ -124,3 +124,36 @@ def test_the_weight_average_is_the_warm_up_formula_bit_for_bit_and_resumes_from_
     assert all(torch.equal(got[name], expected[name]) for name in expected)
     assert all(torch.equal(a, b) for a, b in zip(average.state_dict().values(), resumed.state_dict().values()))
     assert not any(parameter.requires_grad for parameter in average.module.parameters())
+
+
+def test_each_batch_of_an_epoch_draws_its_own_augmentation():
+    # 12 copies of one image through the small preset (shifts, flips, erasing): batches augmented alike
+    # would hold the same 4 images in each of the 3 batches, whatever the sample order.
+    from types import SimpleNamespace
+
+    from torch.utils.data import Dataset
+
+    from googlenet.data.transforms import train_preset_by_name
+    from googlenet.distributed import DistributedContext
+    from googlenet.training.loop import train_loader
+    from googlenet.training.state import Position
+
+    augment = train_preset_by_name("small", 32, (0.5,), (0.25,), 1, hflip=True, random_erase=0.5)
+    image = torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+
+    class Copies(Dataset):
+        def __len__(self):
+            return 12
+
+        def __getitem__(self, index):
+            return augment(image), 0
+
+    session = SimpleNamespace(config=TrainConfig(batch_size=4, seed=3), train_set=Copies(),
+                              context=DistributedContext(device=torch.device("cpu")))
+    batches = [images for images, _, _ in train_loader(session, SimpleNamespace(position=Position()))]
+    assert len(batches) == 3
+    for first in range(3):
+        for second in range(first + 1, 3):
+            assert not torch.equal(batches[first], batches[second]), (first, second)
+    # Within a batch too, each image is augmented anew (its own draws from the batch's seed).
+    assert not torch.equal(batches[0][0], batches[0][1])
