@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from googlenet.evaluation.tta import crop_function, crop_specs_144, crops_144, ten_crops
+from googlenet.evaluation.tta import MultiCrop, crop_function, crop_specs_144, crops_144, ten_crops
 from googlenet.models.preprocessing import Preprocessing
 
 
@@ -58,3 +58,58 @@ def test_ten_crops():
 def test_unknown_mode():
     with pytest.raises(ValueError, match="center, 10crop, 144crop"):
         crop_function("5crop", Preprocessing())
+
+
+def distinct(crops: torch.Tensor) -> int:
+    return len({tuple(crop.flatten().tolist()) for crop in crops})
+
+
+def test_ten_crops_of_an_image_seen_whole_are_ten_different_views():
+    image = Image.fromarray((torch.rand(28, 28) * 255).byte().numpy(), "L")
+    whole = Preprocessing(input_size=32, resize_size=32, mean=(0.5,), std=(0.5,))  # small images: no crop
+    multi_crop = crop_function("10crop", whole)
+    assert multi_crop.resize_size == 37 and multi_crop.views == 10  # 32 x 256/224
+    crops = multi_crop(image)
+    assert crops.shape == (10, 1, 32, 32) and distinct(crops) == 10
+    assert "resized to 37 px" in multi_crop.note
+    cropped = Preprocessing(input_size=32, resize_size=36, mean=(0.5,), std=(0.5,))
+    assert crop_function("10crop", cropped).resize_size == 36 and crop_function("10crop", cropped).note is None
+    torch.testing.assert_close(crop_function("10crop", cropped)(image), ten_crops(image, cropped))
+
+
+def test_no_mirrored_crops_where_the_data_set_is_not_mirror_safe():
+    image = Image.fromarray((torch.rand(40, 60) * 255).byte().numpy(), "L")  # landscape: 3 different squares
+    preprocessing = Preprocessing(input_size=32, resize_size=36, mean=(0.5,), std=(0.5,))
+    five = crop_function("10crop", preprocessing, mirrors=False)
+    crops = five(image)
+    assert five.views == 5 and crops.shape == (5, 1, 32, 32) and distinct(crops) == 5
+    torch.testing.assert_close(crops, ten_crops(image, preprocessing)[:5])  # the unmirrored half
+    assert five.note == "5 crops without mirror images, as the data set is not mirror-safe"
+    many = MultiCrop("144crop", preprocessing, mirrors=False)
+    crops = many(image)
+    assert many.views == 72 and crops.shape == (72, 1, 32, 32) and distinct(crops) == 72
+    assert not any(spec.mirrored for spec in crop_specs_144(60, 40, 32, mirrors=False))
+    torch.testing.assert_close(crops, crops_144(image, preprocessing)[::2])
+
+
+@pytest.mark.parametrize("name, views, note", [
+    ("mnist", 5, "cut from the image resized to 37 px, as the model's own resize (32 px) is its input size and would "
+                 "give one view five times; 5 crops without mirror images, as the data set is not mirror-safe"),
+    ("fashion-mnist", 10, "cut from the image resized to 37 px, as the model's own resize (32 px) is its input size "
+                          "and would give one view five times"),
+])
+def test_evaluate_takes_the_mirrors_from_the_data_set_and_says_how_it_cropped(tmp_path, name, views, note):
+    import googlenet
+    from googlenet.data import load_data
+    from googlenet.evaluation.evaluate import evaluate
+    from helpers import write_idx_set
+
+    write_idx_set(tmp_path / name, compress=False)
+    splits = load_data(name, data_dir=tmp_path / name)
+    assert splits.mirror_safe is (name == "fashion-mnist")
+    model = googlenet.googlenet("torchvision", num_classes=10, in_chans=1).eval()
+    model.preprocessing = splits.preprocessing
+    result = evaluate(model, splits, tta="10crop", limit=4)
+    assert (result.count, result.tta, result.views, result.tta_note) == (4, "10crop", views, note)
+    centre = evaluate(model, splits, limit=4)
+    assert (centre.views, centre.tta_note) == (1, None)

@@ -35,7 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="which split to measure; none: test where the data set has one, else validation")
     parser.add_argument("--tta", choices=TTA_MODES, default="center",
                         help="test-time augmentation: center (resize + centre crop), 10crop (torchvision's ten "
-                        "crops) or 144crop (the paper's section 7), softmax averaged over the crops")
+                        "crops) or 144crop (the paper's section 7), softmax averaged over the crops; no mirrored "
+                        "crops for data sets that are not mirror-safe (mnist, kmnist: 5 and 72)")
     parser.add_argument("--batch-size", type=int, default=256, metavar="N", help="images per forward pass")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate the first N images only; none: all")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
@@ -102,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
 def _print_text(result: Any, source: Any, model: Any, backend: str) -> None:
     names = model.class_names or [str(index) for index in range(model.num_classes)]
     how = result.tta if backend == "plain" else f"{result.tta}, {backend}"
+    if result.tta_note:
+        how += f": {result.tta_note}"
     skipped = f", {len(result.skipped)} unreadable skipped" if result.skipped else ""
     print(f"model: {source.describe()}")
     print(f"{result.data}, {result.split} split ({result.count} images{skipped}, {how}): loss {result.loss:.4f}, "

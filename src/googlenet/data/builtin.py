@@ -117,6 +117,7 @@ def load_builtin(name: str, data_dir: str | os.PathLike | None, options: LoadOpt
         validation_source=source,
         decisions=choice.decisions,
         image_side=side,
+        mirror_safe=spec.mirror_safe,
     )
 
 

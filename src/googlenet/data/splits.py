@@ -39,6 +39,7 @@ class DataSplits:
     validation_source: str = ""  # where the validation split comes from, in words
     decisions: list[str] = field(default_factory=list)  # defaults chosen from the data, each with its reason
     image_side: int | None = None  # the median shorter side of the training images, in pixels
+    mirror_safe: bool | None = None  # whether a mirrored image still shows its class (None: not known)
     # image folders: files left out up front as unreadable, (path, problem), by the folder they were in
     # ("train", "validation": val/, "test": test/)
     unreadable: dict[str, list[tuple[str, str]]] = field(default_factory=dict)

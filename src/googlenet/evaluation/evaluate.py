@@ -43,6 +43,8 @@ class EvaluationResult:
     data: str | None = None  # the data set's name or folder
     split: str | None = None  # "validation" or "test"
     tta: str | None = None  # "center", "10crop" or "144crop"
+    views: int | None = None  # crops averaged per image (1: center; 5 or 72 without mirror images)
+    tta_note: str | None = None  # how the crops differ from what the mode's name says (tta.MultiCrop.note)
     warnings: list[str] = field(default_factory=list)  # e.g. images converted to the model's channels
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,12 +195,14 @@ def evaluate_model(
     workers: int = 0,
     device: torch.device = torch.device("cpu"),
     progress: bool = False,
+    mirrors: bool = True,
 ) -> EvaluationResult:
     """Evaluate on a dataset of (PIL image, label) with the model's own `preprocessing` (images are converted
     to its channel mode first).
 
     tta: "center" (resize + centre crop, one view), "10crop" (torchvision's ten crops) or "144crop"
-    (the paper's scheme); softmax averaged over the crops.
+    (the paper's scheme); softmax averaged over the crops. mirrors=False: no mirrored crops, for data whose
+    mirror image is another class (5 and 72 crops).
     """
     from tqdm import tqdm
 
@@ -208,15 +212,17 @@ def evaluate_model(
         raise ValueError(f"unknown --tta {tta!r}; choose one of: {', '.join(TTA_MODES)}")
     if batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
-    if tta == "center":
-        prepare: Callable[[Any], Any] = eval_preset(preprocessing)
-    else:
-        prepare = crop_function(tta, preprocessing)
-        batch_size = max(1, batch_size // (10 if tta == "10crop" else 144))
+    crops = None if tta == "center" else crop_function(tta, preprocessing, mirrors=mirrors)
+    prepare: Callable[[Any], Any] = eval_preset(preprocessing) if crops is None else crops
+    if crops is not None:
+        batch_size = max(1, batch_size // crops.views)
     dataset = PreparedImages(images, preprocessing.in_chans, prepare)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_skipping_unreadable)
     with tqdm(total=len(dataset), unit="img", desc=f"evaluate ({tta})", disable=not progress) as bar:
-        return evaluate_loader(model.to(device), loader, num_classes, device=device, progress=bar)
+        result = evaluate_loader(model.to(device), loader, num_classes, device=device, progress=bar)
+    result.tta, result.views = tta, 1 if crops is None else crops.views
+    result.tta_note = None if crops is None else crops.note
+    return result
 
 
 def evaluate(
@@ -263,10 +269,10 @@ def evaluate(
         warnings.warn(message, InputFitWarning, stacklevel=2)
     device = resolve_device(device) if isinstance(device, str) else device
     result = evaluate_model(model, images, preprocessing, len(splits.classes), tta=tta, batch_size=batch_size,
-                            workers=workers, device=device, progress=progress)
+                            workers=workers, device=device, progress=progress, mirrors=splits.mirror_safe is not False)
     left_out = [] if limit is not None else splits.unreadable.get(split, [])
     result.skipped = [{"path": path, "reason": reason} for path, reason in left_out] + result.skipped
-    result.data, result.split, result.tta, result.warnings = splits.name, split, tta, notes
+    result.data, result.split, result.warnings = splits.name, split, notes
     if source is not None:
         result.model, result.weights, result.epoch = str(source.model_dir), source.weights, source.epoch
     return result
