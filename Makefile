@@ -24,13 +24,14 @@ TRAIN_OPTIONS ?=
 SUDO = $(if $(shell command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo),sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup python-venv data browser compiler train train-long test mutation summary
+.PHONY: help setup python-venv data browser compiler train train-long test docs mutation summary
 
 help:
 	@echo 'make train       set up .venv, train GoogLeNet on Fashion-MNIST into $(RUN)/, print the'
 	@echo '                 accuracy and the commands to try next (2-core CPU: about 13 min with'
 	@echo '                 AVX-512 + BF16, 31 min with AVX2 only)'
-	@echo 'make test        set up, then run the whole test suite (what CI runs)'
+	@echo 'make test        set up, then run the whole test suite and build the documentation (what CI runs)'
+	@echo 'make docs        build the documentation site into site/ (open site/index.html)'
 	@echo 'make mutation    how strong the tests are: mutmut'"'"'s surviving mutants per module (not part of'
 	@echo '                 make test; one run, about 8 min on a shared 2-core AVX-512 CPU: the sum of the'
 	@echo '                 two partial runs measured, 5 and 3 min), see docs/mutation.md'
@@ -117,6 +118,15 @@ train-long: setup data
 test: setup data browser compiler
 	GOOGLENET_CI=1 $(VENV)/bin/python -m pytest -m "not slow"
 	GOOGLENET_CI=1 $(VENV)/bin/python -m pytest -m slow -n 0
+	$(MAKE) --no-print-directory docs
+
+# The documentation site from docs/ (mkdocs.yml): the reference pages are generated from the code as it
+# builds (tools/docs_hooks.py). --strict: a broken link, a missing page or an API name that does not resolve
+# fails the build. Nothing is downloaded while building.
+docs: setup
+	@$(VENV)/bin/python -c 'import mkdocs, material, mkdocstrings_handlers.python' 2>/dev/null || \
+	  $(VENV)/bin/pip install --quiet -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # Mutation testing (docs/mutation.md): every mutant of the modules in pyproject's [tool.mutmut], each run
 # against the quick tests that reach it; then the table of killed and surviving mutants per module. From a

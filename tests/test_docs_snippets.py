@@ -4,10 +4,13 @@ A document's blocks run in order in one namespace (like a notebook), in a sandbo
 tiny stand-ins for every file the documents name:
 
     photo.jpg                  an RGB photo (320x240)
+    docs/grace-hopper.jpg      the repository's own photo, as the README's example names it
     shirt.png                  a 28x28 grayscale image
     googlenet-1378be20.pth     a torchvision googlenet state_dict (random weights at a real scale)
     runs/fashion-mnist/        a run directory: config.json and model/ (bn, 1 channel, 10 classes, 32x32)
     fashion-mnist-idx/         a tiny Fashion-MNIST (the four IDX files), which that run records as its data
+    torch-home/                $TORCH_HOME: googlenet-1378be20.pth in its hub cache, so that
+                               `weights=GoogLeNet_Weights.IMAGENET1K_V1` loads offline (a download fails)
 
 A `print(...)` line may show what it prints in a trailing comment `# prints: TEXT` (`...` stands for
 any text, such as a figure that depends on the machine or the data): the block's printed lines must
@@ -21,7 +24,9 @@ Runtime block is slow-marked: exporting to ONNX takes a minute on a 2-core CPU.
 import contextlib
 import io
 import json
+import os
 import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -94,6 +99,10 @@ def sandbox_template(tmp_path_factory) -> Path:
     _photo(root / "photo.jpg")
     Image.fromarray(np.arange(28 * 28, dtype=np.uint8).reshape(28, 28)).save(root / "shirt.png")
     _torchvision_checkpoint(root / "googlenet-1378be20.pth")
+    (root / "docs").mkdir()
+    shutil.copyfile(ROOT / "docs" / "grace-hopper.jpg", root / "docs" / "grace-hopper.jpg")
+    (root / "torch-home" / "hub" / "checkpoints").mkdir(parents=True)
+    os.link(root / "googlenet-1378be20.pth", root / "torch-home" / "hub" / "checkpoints" / "googlenet-1378be20.pth")
     _fashion_mnist_run(root / "runs" / "fashion-mnist")
     write_idx_set(root / "fashion-mnist-idx", train=20, test=10)
     return root
@@ -107,6 +116,8 @@ def sandbox(sandbox_template, tmp_path, monkeypatch) -> Path:
     root = copy_linking_weights(sandbox_template, tmp_path / "sandbox")
     monkeypatch.chdir(root)
     monkeypatch.setenv("GOOGLENET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(root / "torch-home"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("a block downloaded"))
     yield root
     assert tree_fingerprint(sandbox_template) == before, "a block rewrote a file of the sandbox in place"
 
