@@ -9,7 +9,7 @@ import torch
 
 from googlenet.training.checkpoint import CheckpointError, build_payload, check_fits, checkpoint_path, read_checkpoint
 from googlenet.training.config import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, TrainConfig
-from googlenet.training.resume import _length_note
+from googlenet.training.resume import _length_note, exactness_note
 from googlenet.training.schedule import LearningRateSchedule
 from test_checkpoint import ALONE, payload_of, small_state
 
@@ -114,3 +114,10 @@ def test_resume_config_is_the_runs_own_directory_never_overwritten(tmp_path):
     config = resume_config(run / "checkpoint_best.pth")
     assert config.output_dir == str(run) and config.overwrite is False and config.epochs == 3
     assert run_directory(run / "old.pth") == run and run_directory(run / "a.b") == run / "a.b"
+
+
+def test_resume_promises_bit_for_bit_on_the_cpu_and_says_so_elsewhere():
+    assert exactness_note("cpu") is None
+    for device in ("cuda", "mps"):
+        note = exactness_note(device)
+        assert note.startswith(f"resumed on {device}: the same samples") and "on the CPU only" in note

@@ -26,7 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_config_options(parser, TrainConfig)
     parser.add_argument("--resume", metavar="RUN_DIR",
                         help="continue the run in RUN_DIR exactly where it stopped, from its checkpoint_last.pt (or give "
-                             "a checkpoint file of the run, e.g. RUN_DIR/checkpoint_previous.pt)")
+                             "a checkpoint file of the run, e.g. RUN_DIR/checkpoint_previous.pt); on the CPU it ends "
+                             "with the same weights, bit for bit, as an uninterrupted run, on a GPU not promised")
 
 
 def add_config_options(parser: argparse.ArgumentParser, config_class: type) -> None:

@@ -135,6 +135,8 @@ def continue_from(session: Any, state: Any, checkpoint: dict[str, Any], notes: l
                                      position.step_in_epoch, session.run_dir)
     if message:
         notes.append(message)
+    if (note := exactness_note(context.device.type)) is not None:
+        notes.append(note)
     if config.epochs < position.epoch:
         raise ValueError(f"cannot resume {session.run_dir} with --epochs {config.epochs}: it has already trained "
                          f"{position.epoch} epochs")
@@ -143,6 +145,21 @@ def continue_from(session: Any, state: Any, checkpoint: dict[str, Any], notes: l
                                       session.steps_per_epoch)
     if state.schedule.total_steps != before.total_steps:
         notes.append(_length_note(before, state.schedule, position.global_step, config.epochs))
+
+
+def exactness_note(device_type: str) -> str | None:
+    """What a resumed run on `device_type` promises, where it is less than bit for bit: None on the CPU.
+
+    The samples, their order and augmentation, the schedule and the random state continue exactly on
+    any device; the arithmetic repeats bit for bit only on the CPU (the same machine and thread count).
+    On a GPU, cuDNN picks its kernels by timing them (cudnn.benchmark, training/step.py) and some kernels
+    add in any order, so the weights a resumed run ends with may differ in the last bits, and then more.
+    """
+    if device_type == "cpu":
+        return None
+    return (f"resumed on {device_type}: the same samples, schedule and random state as an uninterrupted run, "
+            "but bit-for-bit equal weights are promised on the CPU only (on a GPU the kernels and the order "
+            "of their sums may differ from one process to the next)")
 
 
 def _length_note(before: Any, after: Any, step: int, epochs: int) -> str:

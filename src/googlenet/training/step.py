@@ -38,7 +38,9 @@ def prepare_model(model: nn.Module, config: TrainConfig, device: torch.device) -
     """The model on `device` in the memory format the step runs fastest with (and compiled if asked)."""
     if device.type == "cuda":
         # Every batch has one shape, so cuDNN's one-off search for the fastest kernels pays for itself
-        # (torchvision's reference scripts do the same unless asked for deterministic algorithms).
+        # (torchvision's reference scripts do the same unless asked for deterministic algorithms). The
+        # price: a GPU run does not repeat bit for bit, and resume promises that on the CPU only
+        # (resume.exactness_note).
         torch.backends.cudnn.benchmark = True
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
