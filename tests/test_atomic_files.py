@@ -132,3 +132,30 @@ def test_every_file_is_synced_before_it_takes_its_name(writer, tmp_path, monkeyp
     renames = [files for name, files in order.calls if name in ("replace", "rename")]
     assert renames and any(name == "fsync" for name, _ in order.calls), order.calls  # the test sees both
     assert order.renamed_before_synced() == [], order.calls
+
+
+def test_a_cache_directory_keeps_the_first_whole_copy(tmp_path):
+    # Two processes filling the same cache folder: the second's copy is dropped, the first never swapped
+    # under a reader; nothing else is left behind.
+    target = tmp_path / "extracted"
+    with atomic_directory(target, keep_existing=True) as first, \
+            atomic_directory(target, keep_existing=True) as second:
+        (first / "a").write_text("first")
+        (second / "a").write_text("second")
+    assert (target / "a").read_text() == "second"  # the inner block ended first
+    assert [path.name for path in tmp_path.iterdir()] == ["extracted"]
+    with atomic_directory(target, keep_existing=True) as third:
+        (third / "a").write_text("third")
+    assert (target / "a").read_text() == "second"
+    assert [path.name for path in tmp_path.iterdir()] == ["extracted"]
+
+
+def test_a_link_is_put_in_place_whole(tmp_path):
+    from googlenet.atomic_files import write_link
+
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"data")
+    write_text(tmp_path / "cache", "stale")
+    write_link(tmp_path / "cache", source)
+    assert (tmp_path / "cache").read_bytes() == b"data"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache", "source.bin"]

@@ -249,3 +249,25 @@ def test_a_run_whose_checkpoint_cannot_be_written_says_so_in_one_line_and_resume
 
     assert main(["train", "--resume", str(run), "--no-progress", "--no-tensorboard"]) == 0
     assert read_checkpoint(run / "checkpoint_last.pt")["position"]["epoch"] == 2
+
+
+def test_a_data_set_staged_into_the_cache_survives_a_fault_at_every_file_system_call(tmp_path, monkeypatch):
+    import gzip
+
+    from googlenet.data.idx import IDX_FILES, _stage_idx_files
+    from helpers import write_idx_set
+
+    write_idx_set(tmp_path / "fm")
+    found = {name: tmp_path / "fm" / f"{name}.gz" for name in IDX_FILES}
+
+    def stage(directory: Path) -> Path:
+        monkeypatch.setenv("GOOGLENET_CACHE", str(directory))
+        return _stage_idx_files(found, "FashionMNIST") / "FashionMNIST" / "raw"
+
+    for kind, error, directory in each_fault(lambda directory: directory.mkdir(), stage, tmp_path):
+        if kind != "directory fsync":
+            assert_one_clean_line(error, directory)
+        assert leftovers(directory) == [], kind
+        raw = stage(directory)  # the next load stages what is missing; every file is whole
+        for name, source in found.items():
+            assert (raw / name).read_bytes() == gzip.decompress(source.read_bytes()), (kind, name)

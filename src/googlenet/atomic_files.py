@@ -201,14 +201,27 @@ def torch_save(payload: Any, path: str | os.PathLike, keep_previous_as: str | os
         raise AtomicWriteError(Path(path), error) from error
 
 
+def write_link(path: str | os.PathLike, source: str | os.PathLike) -> None:
+    """Make `path` a symbolic link to `source` (a copy of it where the file system has no links), in
+    place whole or not at all, as every other write: a cache of the user's files without a second copy."""
+    with _replacing(Path(path), None) as temporary:
+        temporary.unlink()  # the name is this process's own: mkstemp drew it at random
+        try:
+            temporary.symlink_to(Path(source).resolve())
+        except OSError:
+            shutil.copyfile(source, temporary)
+            _fsync_file(temporary)
+
+
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_directory(path: str | os.PathLike, *, keep_existing: bool = False) -> Iterator[Path]:
     """Yield an empty temporary directory next to `path`; when the block ends without an error it takes
     `path`'s place (the old directory is moved aside, the new one renamed in, then the old one removed).
 
     Between the two renames `path` is absent for an instant; a failure there puts the old one back, so
     only a crash at that instant leaves the previous version under `.NAME.old-*`, to be renamed back by
-    hand."""
+    hand. `keep_existing`: a cache's rule, where any whole copy will do: a `path` already there (another
+    process finished first) stays, and the new one is dropped, so no reader ever sees it swapped."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -222,6 +235,9 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         for file in staging.rglob("*"):
             if file.is_file() and not file.is_symlink():
                 _fsync_file(file)
+        if keep_existing:
+            _rename_unless_present(staging, target)
+            return
         if target.exists():
             old = _sibling_name(target, "old")
             os.replace(target, old)
@@ -237,3 +253,16 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     _fsync_directory(target.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _rename_unless_present(staging: Path, target: Path) -> None:
+    """Rename `staging` to `target` unless a `target` is there (then drop `staging`). os.rename refuses
+    to replace a directory that holds anything, so two processes cannot both put theirs in place."""
+    try:
+        os.rename(staging, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    _fsync_directory(target.parent)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
-import os
 import shutil
 import tarfile
-import tempfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from googlenet.atomic_files import atomic_directory
 from googlenet.data.cache import DataFilesNotFound, cache_dir, fingerprint
 
 if TYPE_CHECKING:
@@ -70,23 +71,15 @@ def _extract_to_cache(archive: Path, folder: str) -> Path:
     root = cache_dir() / "extracted" / key
     if (root / folder).is_dir():
         return root
-    root.mkdir(parents=True, exist_ok=True)
-    # Extracted beside the final place and renamed into it, so that a concurrent or interrupted
-    # extraction never leaves a partial folder under the final name.
-    partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
-    try:
-        extract_tar_safely(archive, partial)
-        if not (partial / folder).is_dir():
-            raise ValueError(f"{archive}: has no {folder}/ folder inside; not the right archive")
+    # Whole or not at all, and the first whole copy stays: a concurrent or interrupted extraction never
+    # leaves a partial folder, nor swaps one under a process reading it.
+    with atomic_directory(root, keep_existing=True) as staging:
         try:
-            os.replace(partial / folder, root / folder)
-        except OSError:
-            if not (root / folder).is_dir():  # else another process finished first
-                raise
-    except UnsafeArchiveError:
-        raise
-    except (OSError, EOFError, tarfile.TarError) as error:  # a cut-off .gz ends in EOFError
-        raise ValueError(f"{archive}: cannot be extracted ({error}); the archive is damaged") from error
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+            extract_tar_safely(archive, staging)
+        # What reading a damaged archive raises (a cut-off .gz ends in EOFError); a failed write is left to
+        # atomic_directory, which names the cache folder it could not write.
+        except (EOFError, tarfile.TarError, gzip.BadGzipFile, zlib.error) as error:
+            raise ValueError(f"{archive}: cannot be extracted ({error}); the archive is damaged") from error
+        if not (staging / folder).is_dir():
+            raise ValueError(f"{archive}: has no {folder}/ folder inside; not the right archive")
     return root

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import shutil
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import torch
 
+from googlenet.atomic_files import write_link, write_with
 from googlenet.data.cache import DataFilesNotFound, cache_dir, fingerprint
 
 if TYPE_CHECKING:
@@ -74,32 +73,35 @@ def _find_idx_files(place: Path) -> dict[str, Path] | None:
 def _stage_idx_files(found: dict[str, Path], folder: str) -> Path:
     """Lays `found` out as torchvision wants them, <cache>/idx/<key>/<folder>/raw/<name>: gzipped files
     decompressed, plain ones linked. The key changes with the files' paths, sizes and times, so replaced
-    files are staged afresh; each file is written under a temporary name and renamed, so that processes
-    loading at the same time (torchrun) never read a half-written one."""
+    files are staged afresh; each file appears whole (atomic_files), so that processes loading at the
+    same time (torchrun) never read a half-written one."""
     files = sorted((name, fingerprint(path)) for name, path in found.items())
     key = hashlib.sha256(repr((folder, files)).encode()).hexdigest()[:16]
     root = cache_dir() / "idx" / key
     raw = root / folder / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
     for name, source in found.items():
         target = raw / name
         if target.exists():
             continue
-        partial = raw / f".{name}.{os.getpid()}.partial"
-        try:
-            if source.suffix == ".gz":
-                with gzip.open(source) as compressed, open(partial, "wb") as out:
-                    shutil.copyfileobj(compressed, out, 1 << 20)
-            else:
-                try:
-                    partial.symlink_to(source.resolve())
-                except OSError:  # no symlinks on this file system
-                    shutil.copyfile(source, partial)
-            os.replace(partial, target)
-        except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError; a cut-off file ends in EOFError
-            partial.unlink(missing_ok=True)
-            raise ValueError(f"{source}: cannot be read as a gzip file ({error}); the file is damaged") from error
+        if source.suffix == ".gz":
+            write_with(target, lambda file, source=source: _decompress(source, file))
+        else:
+            write_link(target, source)
     return root
+
+
+def _decompress(source: Path, file: IO[bytes]) -> None:
+    """`source` gunzipped into `file`. A damaged archive is a ValueError naming it; a failed write stays
+    the OSError that atomic_files names the cache file by."""
+    with gzip.open(source) as compressed:
+        while True:
+            try:
+                chunk = compressed.read(1 << 20)
+            except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError; a cut-off file ends in EOFError
+                raise ValueError(f"{source}: cannot be read as a gzip file ({error}); the file is damaged") from None
+            if not chunk:
+                return
+            file.write(chunk)
 
 
 def _check_idx_files(raw: Path, sources: dict[str, Path]) -> None:
