@@ -24,6 +24,7 @@ from googlenet.data.transforms import eval_preset
 from googlenet.distributed import DistributedContext, all_reduce_sum
 from googlenet.evaluation.input_fit import InputFitWarning, data_fit_messages
 from googlenet.evaluation.model_source import ModelSource, load_run_data, resolve_model
+from googlenet.evaluation.placement import in_eval_mode, on_device, placement
 
 
 @dataclass
@@ -58,35 +59,34 @@ def evaluate_loader(
     loader: DataLoader,
     num_classes: int,
     *,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device | None = None,
     autocast_dtype: torch.dtype | None = None,
     channels_last: bool = False,
     context: DistributedContext | None = None,
     progress: Any = None,
 ) -> EvaluationResult:
-    """Evaluate `model` (put in eval mode here) on every batch of `loader`; sums are reduced over ranks.
+    """Evaluate `model` (in eval mode, then back in its own mode) on every batch of `loader`, the images
+    on `device` (default: where the model's weights are) in the weights' dtype; sums are reduced over ranks.
 
     The loader's batches are `googlenet.data.Batch(images, targets, skipped)` (collate_fn=
     collate_skipping_unreadable): images that failed to decode are excluded, counted and named in the result's
     `skipped`. Plain (images, targets) batches are accepted too.
     """
-    was_training = model.training
-    model.eval()
+    where, dtype = placement(model)
+    device = where if device is None else device
     sums = _Sums(num_classes, device)
     autocast = (
         torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else contextlib.nullcontext()
     )
     skipped: list[tuple[str, str]] = []
-    try:
+    with in_eval_mode(model):
         for batch in map(as_batch, loader):
             skipped += batch.skipped
             if len(batch.targets):
-                images = batch.images.to(device, non_blocking=True)
+                images = batch.images.to(device, dtype, non_blocking=True)
                 sums.add(_forward(model, images, autocast, channels_last), batch.targets.to(device, non_blocking=True))
             if progress is not None:
                 progress.update(len(batch.targets) + len(batch.skipped))
-    finally:
-        model.train(was_training)
     if context is not None and context.enabled:
         sums.all_reduce(context)
         skipped = _gathered(skipped)
@@ -193,12 +193,13 @@ def evaluate_model(
     tta: str = "center",
     batch_size: int = 256,
     workers: int = 0,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device | None = None,
     progress: bool = False,
     mirrors: bool = True,
 ) -> EvaluationResult:
     """Evaluate on a dataset of (PIL image, label) with the model's own `preprocessing` (images are converted
-    to its channel mode first).
+    to its channel mode first), on `device` (default: where the model is; a copy runs elsewhere, the
+    caller's model is never moved).
 
     tta: "center" (resize + centre crop, one view), "10crop" (torchvision's ten crops) or "144crop"
     (the paper's scheme); softmax averaged over the crops. mirrors=False: no mirrored crops, for data whose
@@ -219,7 +220,7 @@ def evaluate_model(
     dataset = PreparedImages(images, preprocessing.in_chans, prepare)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_skipping_unreadable)
     with tqdm(total=len(dataset), unit="img", desc=f"evaluate ({tta})", disable=not progress) as bar:
-        result = evaluate_loader(model.to(device), loader, num_classes, device=device, progress=bar)
+        result = evaluate_loader(on_device(model, device), loader, num_classes, device=device, progress=bar)
     result.tta, result.views = tta, 1 if crops is None else crops.views
     result.tta_note = None if crops is None else crops.note
     return result
@@ -235,7 +236,7 @@ def evaluate(
     tta: str = "center",
     batch_size: int = 256,
     workers: int = 0,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     limit: int | None = None,
     progress: bool = False,
 ) -> EvaluationResult:
@@ -246,6 +247,9 @@ def evaluate(
     data: a built-in name, an image folder or a `DataSplits`; default: the data set the run recorded (its
         config.json), with the run's data_dir, val_fraction and seed, so its validation split is the same.
     split: "test" or "validation"; default: the test split where the data has one, else validation.
+    device: where to evaluate ("auto", "cpu", "cuda", ...); default: where a model object's weights are, the
+        CPU for a directory. A model object elsewhere is copied there: the caller's model is never moved,
+        and comes back in the mode it was given in.
     limit: evaluate the first N images of the split only.
     Images that cannot be decoded are excluded, counted and named in `skipped` (with the files of the split
     left out up front as unreadable); images converted or resized a lot to fit the model are noted in `warnings`.

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from googlenet.evaluation.model_source import ModelSource, resolve_model
+from googlenet.evaluation.placement import in_eval_mode, placement
 
 __all__ = ["Prediction", "PredictionReport", "check_top_k", "predict"]
 
@@ -101,7 +102,8 @@ def predict(
     Every input gets one entry, in order; an unreadable file or a missing path gets its `error`, and the
     others are still predicted. top_k: from 1 to the model's number of classes (the server's limits too);
     None: 5, or every class of a model with fewer. Images converted to the model's channel mode or resized by a large factor
-    are noted once in `warnings` (and as an InputFitWarning).
+    are noted once in `warnings` (and as an InputFitWarning). A model object runs where its weights are, in
+    their dtype, and comes back in the mode it was given in.
     """
     from googlenet.models.preprocessing import preprocessing_of
     from googlenet.data.transforms import eval_preset
@@ -113,11 +115,11 @@ def predict(
     top_k = check_top_k(top_k, len(names))
     notes = InputFitNotes(preprocessing, preprocessing.in_chans)
     transform = eval_preset(preprocessing)
-    model.eval()
     entries = expand_inputs(inputs)
     predictions: list[Prediction] = []
-    for start in range(0, len(entries), batch_size):
-        predictions += _predict_batch(model, entries[start:start + batch_size], transform, notes, names, top_k)
+    with in_eval_mode(model):
+        for start in range(0, len(entries), batch_size):
+            predictions += _predict_batch(model, entries[start:start + batch_size], transform, notes, names, top_k)
     found = notes.warn()
     if source is None:
         return PredictionReport(None, None, None, predictions, found)
@@ -147,7 +149,7 @@ def _predict_batch(
         except Exception as error:  # any decoder failure: PIL raises OSError, SyntaxError, ... by format
             answers[position] = Prediction(name, [], f"cannot read the image ({error})")
     if tensors:
-        batch = torch.stack(tensors).to(_device_of(model))
+        batch = torch.stack(tensors).to(*placement(model))
         probabilities = torch.softmax(model(batch).float(), dim=1)
         values, indices = probabilities.topk(top_k, dim=1)
         for position, row_values, row_indices in zip(kept, values.tolist(), indices.tolist()):
@@ -155,10 +157,3 @@ def _predict_batch(
                    for value, index in zip(row_values, row_indices)]
             answers[position] = Prediction(entries[position][0], top)
     return [answers[position] for position in range(len(entries))]
-
-
-def _device_of(model: Any) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration, TypeError):
-        return torch.device("cpu")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from googlenet.evaluation.placement import in_eval_mode, placement
 from googlenet.explain.inputs import ImageLike, as_model, model_input
 from googlenet.models.layers import InceptionModule, NaiveInceptionModule
 from googlenet.models.network import GoogLeNet
@@ -178,11 +179,18 @@ def explain(
     image: a file path, a file's bytes, or a PIL image; it goes through the model's eval preprocessing.
     class_name / class_index: the class explained (default: the predicted one).
     layer: Grad-CAM's Inception module (default: `default_gradcam_layer` at the model's input size).
+    A GoogLeNet given runs where its weights are, in their dtype, and comes back in the mode it was given in.
     """
-    model = as_model(model).eval()
+    model = as_model(model)
+    with in_eval_mode(model):
+        return _explained(model, image, class_name, class_index, layer, top_k, strongest)
+
+
+def _explained(model: GoogLeNet, image: ImageLike, class_name: str | None, class_index: int | None,
+               layer: str | None, top_k: int, strongest: int) -> Explanation:
     prepared = model_input(model, image)
     found = prepared.notes.warn() if prepared.notes is not None else []
-    batch = prepared.batch.to(next(model.parameters()).device)
+    batch = prepared.batch.to(*placement(model))
     stages = dict(inception_stages(model))
     sizes = stage_map_sizes(model, batch.shape[-1])
     layer = layer or default_gradcam_layer(sizes)
