@@ -6,7 +6,7 @@
 `googlenet` takes torchvision's arguments and builds torchvision's network (the `torchvision` flavour),
 so code written for `torch.hub.load("pytorch/vision", "googlenet", ...)` works unchanged;
 `googlenet_bn` and `googlenet_paper` build the other flavours; `from_pretrained` loads a model directory
-or a Hugging Face Hub repository. The code comes from this checkout (its `src/`), not from an installed
+or a Hugging Face Hub repository ("hf-hub:user/repo"). The code comes from this checkout (its `src/`), not from an installed
 googlenet.
 """
 
@@ -71,8 +71,8 @@ googlenet_torchvision = googlenet
 
 def from_pretrained(name_or_path, revision=None, map_location="cpu"):
     """A saved GoogLeNet in eval mode, with its class names and preprocessing: a model directory, a training
-    run directory (its `model/`), or a Hugging Face Hub repository id ("user/repo", at `revision`; needs
-    `pip install huggingface_hub`)."""
+    run directory (its `model/`), or a Hugging Face Hub repository ("hf-hub:user/repo", at `revision`; needs
+    `pip install huggingface_hub`). Any other name is a local path."""
     from googlenet.weights.model_dir import from_pretrained as load
 
     return load(name_or_path, revision=revision, map_location=map_location)

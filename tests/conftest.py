@@ -32,8 +32,9 @@ def _deterministic():
 @pytest.fixture
 def torchvision_release_cached(tmp_path, monkeypatch):
     """$TORCH_HOME in tmp_path, holding torchvision's ImageNet file name with random weights at a real scale
-    (torchvision's layout, aux heads included); downloading fails the test. The file's SHA-256 is not the
-    published one: a test that wants it taken for the release patches googlenet.weights.imagenet.HASH_PREFIX."""
+    (torchvision's layout, aux heads included), taken for the release (the published SHA-256 prefix is
+    patched to the file's); downloading fails the test."""
+
     import torch
     import torchvision
 
@@ -49,7 +50,11 @@ def torchvision_release_cached(tmp_path, monkeypatch):
     cached = tmp_path / "torch" / "hub" / "checkpoints" / "googlenet-1378be20.pth"
     cached.parent.mkdir(parents=True)
     torch.save(release.state_dict(), cached)
+    from helpers import trust_as_release
+
+    trust_as_release(monkeypatch, cached)
     return cached
+
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,4 +1,4 @@
-"""from_pretrained / save_pretrained with Hugging Face Hub repository ids, offline: a Hugging Face cache laid
+"""from_pretrained / save_pretrained with Hugging Face Hub repositories ("hf-hub:user/repo"), offline: a Hugging Face cache laid
 out as huggingface_hub writes it (models--user--repo/snapshots/<commit>/..., refs/<branch>) in tmp_path,
 HF_HUB_OFFLINE=1, and HfApi's network calls replaced by recorders for pushing."""
 
@@ -14,7 +14,6 @@ from huggingface_hub.utils import filter_repo_objects
 
 import googlenet
 from helpers import real_scale_googlenet
-from googlenet.weights.hf_hub import is_repo_id
 from googlenet.weights.init import load_initial_weights
 from googlenet.weights.model_dir import from_pretrained, push_to_hub, save_pretrained
 
@@ -66,54 +65,59 @@ def test_a_repo_id_loads_from_the_offline_cache(hf_cache, saved):
     (first, second), (first_dir, second_dir) = saved
     cache_repo(hf_cache, "someone/googlenet-tiny", first_dir)
     cache_repo(hf_cache, "someone/googlenet-tiny", second_dir, commit=OTHER_COMMIT, refs=("v2",))
-    loaded = from_pretrained("someone/googlenet-tiny")
+    loaded = from_pretrained("hf-hub:someone/googlenet-tiny")
     assert loaded.class_names == ["a", "b", "c"] and not loaded.training
     assert same_weights(loaded, first)
-    # A branch or tag, a commit, and the package's front door.
-    assert same_weights(from_pretrained("someone/googlenet-tiny", revision="v2"), second)
-    assert same_weights(from_pretrained("someone/googlenet-tiny", revision=OTHER_COMMIT), second)
-    assert same_weights(googlenet.from_pretrained("someone/googlenet-tiny"), first)  # the package's own name
+    # A branch or tag, a commit (as an argument or in the name, as timm reads it), and the package's front door.
+    assert same_weights(from_pretrained("hf-hub:someone/googlenet-tiny", revision="v2"), second)
+    assert same_weights(from_pretrained("hf-hub:someone/googlenet-tiny", revision=OTHER_COMMIT), second)
+    assert same_weights(from_pretrained(f"hf-hub:someone/googlenet-tiny@{OTHER_COMMIT}"), second)
+    assert same_weights(googlenet.from_pretrained("hf-hub:someone/googlenet-tiny"), first)  # the package's own name
+    with pytest.raises(ValueError, match=r"names revision 'v2', and revision='main' was given"):
+        from_pretrained("hf-hub:someone/googlenet-tiny@v2", revision="main")
 
 
-def test_a_local_directory_wins_over_a_repo_of_the_same_name(hf_cache, saved, tmp_path, monkeypatch):
+def test_a_path_is_a_path_even_beside_a_cached_repo_of_that_name(hf_cache, saved, tmp_path, monkeypatch):
     (first, second), (first_dir, second_dir) = saved
     cache_repo(hf_cache, "someone/googlenet-tiny", first_dir)
     monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"^someone/googlenet-tiny does not exist \(a Hugging Face Hub "
+                                                r"repository is written hf-hub:someone/googlenet-tiny\)"):
+        from_pretrained("someone/googlenet-tiny")
     shutil.copytree(second_dir, tmp_path / "someone" / "googlenet-tiny")
     assert same_weights(from_pretrained("someone/googlenet-tiny"), second)
-    with pytest.raises(ValueError, match=r"is a local directory: revision='v2' applies to Hub repositories only"):
+    assert same_weights(from_pretrained("hf-hub:someone/googlenet-tiny"), first)
+    with pytest.raises(ValueError, match=r"is a local path: revision='v2' applies to hf-hub:user/repo names only"):
         from_pretrained("someone/googlenet-tiny", revision="v2")
 
 
 def test_a_repo_missing_offline_is_named(hf_cache, saved):
-    with pytest.raises(ValueError, match=r"Hub repository 'someone/absent': config.json is not in the Hugging Face "
+    with pytest.raises(ValueError, match=r"Hub repository hf-hub:someone/absent: config.json is not in the Hugging Face "
                                          r"cache \(HF_HUB_OFFLINE is set\)"):
-        from_pretrained("someone/absent")
+        from_pretrained("hf-hub:someone/absent")
     cache_repo(hf_cache, "someone/googlenet-tiny", saved[1][0])
-    with pytest.raises(ValueError, match=r"Hub repository 'someone/googlenet-tiny' at revision 'v9': config.json is "
-                                         r"not in the Hugging Face cache"):
-        from_pretrained("someone/googlenet-tiny", revision="v9")
+    with pytest.raises(ValueError, match=r"Hub repository hf-hub:someone/googlenet-tiny at revision 'v9': config.json "
+                                         r"is not in the Hugging Face cache"):
+        from_pretrained("hf-hub:someone/googlenet-tiny", revision="v9")
 
 
-def test_without_huggingface_hub_the_error_says_what_to_install(hf_cache, monkeypatch):
+def test_without_huggingface_hub_only_a_hub_name_asks_for_it(hf_cache, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import fails as if not installed
-    with pytest.raises(ImportError, match=r"'someone/googlenet-tiny' is a Hugging Face Hub repository id.*"
+    with pytest.raises(ImportError, match=r"hf-hub:someone/googlenet-tiny names a Hugging Face Hub repository.*"
                                           r"pip install huggingface_hub"):
-        from_pretrained("someone/googlenet-tiny")
+        from_pretrained("hf-hub:someone/googlenet-tiny")
+    with pytest.raises(FileNotFoundError, match=r"someone/googlenet-tiny does not exist"):
+        from_pretrained(tmp_path / "someone" / "googlenet-tiny")
 
 
-@pytest.mark.parametrize("name", ["no/such/place", "./someone/missing", "missing"])
-def test_neither_a_directory_nor_a_repo_id_keeps_the_local_error(hf_cache, name):
-    assert not is_repo_id(name)
-    with pytest.raises(FileNotFoundError, match=r"does not exist: give a model directory or a training run directory"):
+@pytest.mark.parametrize("name, message", [
+    ("hf-hub:", r"'hf-hub:' names no repository: write hf-hub:user/repo"),
+    ("hf-hub:user/re..po", r"'user/re..po' is not a Hub repository id \('user/repo'\): Cannot have -- or \.\."),
+    ("hf-hub:user/repo/extra", r"'user/repo/extra' is not a Hub repository id"),
+])
+def test_a_hub_name_is_checked_by_the_hubs_own_rule(hf_cache, name, message):
+    with pytest.raises(ValueError, match=message):
         from_pretrained(name)
-
-
-@pytest.mark.parametrize("name, valid", [("user/repo", True), ("User-1/repo.v2_x", True), ("user/-repo", False),
-                                         ("user/re..po", False), ("us--er/repo", False), ("/user/repo", False),
-                                         ("user/repo/", False), ("user/" + "r" * 97, False)])
-def test_repo_ids_follow_the_hubs_rule(name, valid):
-    assert is_repo_id(name) is valid
 
 
 @pytest.fixture
@@ -144,7 +148,6 @@ def test_save_pretrained_pushes_the_model_directory(recorded_pushes, saved, tmp_
     model = saved[0][0]
     directory = save_pretrained(saved[0][1], tmp_path / "model")  # an earlier version, with more beside it
     (directory / "README.md").write_text("model card\n")
-    (directory / "model.onnx").write_bytes(b"an export, not pushed")
     save_pretrained(model, directory, push_to_hub=True, repo_id="me/my-googlenet", revision="dev")
     created, upload = recorded_pushes
     assert created == {"created": "me/my-googlenet", "exist_ok": True}
@@ -166,7 +169,7 @@ def test_push_to_hub_uploads_a_saved_copy(recorded_pushes, saved, tmp_path):
 def test_pushing_needs_a_repo_id(recorded_pushes, saved, tmp_path):
     with pytest.raises(ValueError, match=r"push_to_hub=True needs repo_id='user/repo'"):
         save_pretrained(saved[0][0], tmp_path / "model", push_to_hub=True)
-    with pytest.raises(ValueError, match=r"'not a repo' is not a Hub repository id"):
+    with pytest.raises(ValueError, match=r"'not a repo' is not a Hub repository id \('user/repo'\)"):
         push_to_hub(saved[0][0], "not a repo")
     assert recorded_pushes == [] and not (tmp_path / "model").exists()
 
@@ -174,8 +177,8 @@ def test_pushing_needs_a_repo_id(recorded_pushes, saved, tmp_path):
 def test_initial_weights_come_from_a_repo_id(hf_cache, saved):
     (first, _), (first_dir, _) = saved
     cache_repo(hf_cache, "someone/googlenet-tiny", first_dir)
-    initial = load_initial_weights("someone/googlenet-tiny", num_classes=4, in_chans=3)
+    initial = load_initial_weights("hf-hub:someone/googlenet-tiny", num_classes=4, in_chans=3)
     assert initial.source.endswith(COMMIT) and initial.model.fc.out_features == 4
     assert torch.equal(initial.model.inception5b.branch1.conv.weight, first.inception5b.branch1.conv.weight)
-    with pytest.raises(ValueError, match=r"Hub repository 'someone/absent': config.json is not in the Hugging Face"):
-        load_initial_weights("someone/absent", num_classes=4, in_chans=3)
+    with pytest.raises(ValueError, match=r"Hub repository hf-hub:someone/absent: config.json is not in the Hugging Face"):
+        load_initial_weights("hf-hub:someone/absent", num_classes=4, in_chans=3)

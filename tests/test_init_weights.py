@@ -2,7 +2,6 @@
 weights or a .pth file, with new heads, adapted input channels and the weights' preprocessing. Small
 random-weight fixtures at a real scale; never the network."""
 
-import hashlib
 import json
 import urllib.error
 import warnings
@@ -11,7 +10,7 @@ import pytest
 import torch
 import torchvision
 
-from helpers import give_real_scale, real_scale_googlenet
+from helpers import give_real_scale, real_scale_googlenet, trust_as_release
 from googlenet import googlenet
 from googlenet.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from googlenet.weights import imagenet
@@ -35,7 +34,7 @@ def features(model, x):
 @pytest.fixture(scope="module")
 def torchvision_file(tmp_path_factory):
     """A torchvision googlenet state_dict as torchvision's release holds it (aux heads included), random
-    weights at a real scale, and a flag for "treat it as the ImageNet file" (its hash prefix)."""
+    weights at a real scale (`trust_as_release` makes it stand in for the ImageNet file)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         reference = torchvision.models.googlenet(weights=None, aux_logits=True, transform_input=True,
@@ -43,8 +42,7 @@ def torchvision_file(tmp_path_factory):
     give_real_scale(reference).eval()
     path = tmp_path_factory.mktemp("downloads") / "googlenet-imagenet-copy.pth"
     torch.save(reference.state_dict(), path)
-    prefix = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
-    return reference, path, prefix
+    return reference, path
 
 
 def torchvision_features(reference, x):
@@ -57,8 +55,8 @@ def torchvision_features(reference, x):
 
 
 def test_the_imagenet_file_gives_its_trunk_new_heads_and_imagenet_preprocessing(torchvision_file, monkeypatch):
-    reference, path, prefix = torchvision_file
-    monkeypatch.setattr(imagenet, "HASH_PREFIX", prefix)  # this file stands in for googlenet-1378be20.pth
+    reference, path = torchvision_file
+    trust_as_release(monkeypatch, path)  # this file stands in for googlenet-1378be20.pth
     initial = load_initial_weights(path, num_classes=10, in_chans=3)
     model = initial.model
     assert model.training and model.config.flavour == "torchvision" and model.config.transform_input
@@ -72,8 +70,8 @@ def test_the_imagenet_file_gives_its_trunk_new_heads_and_imagenet_preprocessing(
 
 
 def test_imagenet_weights_onto_grayscale_images_sum_the_first_convolution(torchvision_file, monkeypatch):
-    reference, path, prefix = torchvision_file
-    monkeypatch.setattr(imagenet, "HASH_PREFIX", prefix)
+    reference, path = torchvision_file
+    trust_as_release(monkeypatch, path)
     initial = load_initial_weights(path, num_classes=4, in_chans=1)
     model = initial.model
     torch.testing.assert_close(model.conv1.conv.weight, reference.conv1.conv.weight.sum(1, keepdim=True))
@@ -89,7 +87,7 @@ def test_imagenet_weights_onto_grayscale_images_sum_the_first_convolution(torchv
 
 
 def test_a_plain_pth_reads_its_flavour_and_keeps_trained_aux_heads(torchvision_file):
-    reference, path, _ = torchvision_file  # its hash is not the release's: a torchvision model of one's own
+    reference, path = torchvision_file  # its hash is not the release's: a torchvision model of one's own
     initial = load_initial_weights(path, num_classes=5, in_chans=3)
     model = initial.model
     assert model.config.flavour == "torchvision" and not model.config.transform_input
@@ -180,8 +178,11 @@ def test_a_damaged_file_is_named(tmp_path):
     weights.write_bytes(weights.read_bytes()[:5000])
     with pytest.raises(ValueError, match=rf"{weights} is not a readable safetensors file"):
         load_initial_weights(directory, num_classes=3, in_chans=1)
-    with pytest.raises(ValueError, match="no such model directory, run directory or weights file"):
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         load_initial_weights(tmp_path / "nowhere", num_classes=3, in_chans=1)
+    (tmp_path / "notes.txt").write_text("not weights")
+    with pytest.raises(ValueError, match=r"notes.txt is a file but not a weights file \(.pth, .pt, .bin, .safetensors\)"):
+        load_initial_weights(tmp_path / "notes.txt", num_classes=3, in_chans=1)
 
 
 # -- torchvision-imagenet: the torch hub cache, offline ------------------------------------------------
@@ -201,7 +202,7 @@ def test_offline_the_message_names_the_file_and_the_folder(tmp_path, monkeypatch
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(ValueError) as error:
         load_initial_weights("torchvision-imagenet", num_classes=3, in_chans=3)
     message = str(error.value)
@@ -210,15 +211,15 @@ def test_offline_the_message_names_the_file_and_the_folder(tmp_path, monkeypatch
 
 
 def test_a_cached_file_is_checked_against_the_published_hash(tmp_path, monkeypatch, torchvision_file):
-    reference, path, prefix = torchvision_file
+    reference, path = torchvision_file
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: pytest.fail("no download when cached"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("no download when cached"))
     cached = tmp_path / "hub" / "checkpoints" / "googlenet-1378be20.pth"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(path.read_bytes())
     with pytest.raises(ValueError, match=rf"{cached} is not torchvision's googlenet-1378be20.pth: its SHA-256 is "):
         load_initial_weights("torchvision-imagenet", num_classes=3, in_chans=3)
-    monkeypatch.setattr(imagenet, "HASH_PREFIX", prefix)
+    trust_as_release(monkeypatch, path)
     initial = load_initial_weights("torchvision-imagenet", num_classes=3, in_chans=3)
     assert initial.source == f"torchvision-imagenet ({cached})"
     assert torch.equal(initial.model.inception5b.branch1.conv.weight, reference.inception5b.branch1.conv.weight)

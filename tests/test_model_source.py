@@ -17,7 +17,8 @@ from googlenet.serving.options import ServeOptions
 from googlenet.serving.service import ModelService
 from googlenet.weights.export import export
 from googlenet.weights.init import load_initial_weights
-from googlenet.weights.model_dir import from_pretrained, locate_model
+from googlenet.weights.model_dir import from_pretrained
+from googlenet.weights.sources import locate_model
 
 CLASSES = ["cat", "dog"]
 
@@ -47,7 +48,7 @@ def _run_without_model(tmp_path):
 
 def _empty_directory(tmp_path):
     (tmp_path / "empty").mkdir()
-    return tmp_path / "empty", "is neither a model directory (config.json + model.safetensors) nor a training run"
+    return tmp_path / "empty", "is an empty directory: give a model directory or a training run directory"
 
 
 def _run_with_only_its_config(tmp_path):

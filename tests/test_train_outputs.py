@@ -71,14 +71,14 @@ def test_the_model_directory_survives_a_failed_write(tmp_path, monkeypatch):
     first.class_names = ["a", "b", "c"]
     outputs.write_model(first, {"epoch": 1, "validation": {"top1": 50.0}})
     second = googlenet("bn", num_classes=3, in_chans=1, aux_logits=False)
-    real_save = model_dir.save_pretrained
+    real_write_text = model_dir.write_text
 
-    def dies(model, directory, **kwargs):
-        real_save(model, directory, **kwargs)
-        (directory / "model.safetensors").write_bytes(b"half")
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def dies(path, *args, **kwargs):
+        if path.name == "config.json":  # the new weights are written by then
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_text(path, *args, **kwargs)
 
-    monkeypatch.setattr(model_dir, "save_pretrained", dies)
+    monkeypatch.setattr(model_dir, "write_text", dies)
     with pytest.raises(AtomicWriteError, match=r"cannot write .*model: No space left on device"):
         outputs.write_model(second, {"epoch": 2})
     kept = from_pretrained(tmp_path / "model")

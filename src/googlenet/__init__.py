@@ -46,7 +46,7 @@ _LAZY: dict[str, str] = {
     "save_pretrained": "googlenet.weights.model_dir",
     "push_to_hub": "googlenet.weights.model_dir",
     "transforms_for": "googlenet.weights.transforms",
-    "import_torchvision": "googlenet.weights.model_dir",
+    "import_torchvision": "googlenet.weights.imagenet",
     "load_checkpoint_file": "googlenet.weights.loading",
     "InferenceModel": "googlenet.inference.optimize",
     "optimize": "googlenet.inference.optimize",

@@ -1,5 +1,6 @@
-"""MODEL as users give it: a model directory, or a training run directory (its model/ inside); what the
-run recorded about it (epoch, raw or averaged weights, the data set) read from the files training wrote."""
+"""MODEL as users give it: a model directory, a training run directory (its model/ inside) or a Hugging Face
+Hub repository ("hf-hub:user/repo"), found by `googlenet.weights.sources`; what the run recorded about it
+(epoch, raw or averaged weights, the data set) read from the files training wrote."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class ModelSource:
     data: str | None = None  # the data set the run trained on (a built-in name or a folder)
     data_dir: str | None = None  # the run's data_dir, for built-in sets found outside the defaults
     run_config: dict[str, Any] = field(default_factory=dict)  # the run's config.json (val_fraction, seed...)
+    hub_name: str | None = None  # "hf-hub:user/repo" when the model directory is that repository's cached copy
 
     def describe(self) -> str:
         """One line: "runs/fm/model (epoch 7, EMA weights)"."""
@@ -30,7 +32,7 @@ class ModelSource:
             details.append(f"epoch {self.epoch}")
         if self.weights is not None:
             details.append("EMA weights" if self.weights == "ema" else f"{self.weights} weights")
-        return str(self.model_dir) + (f" ({', '.join(details)})" if details else "")
+        return str(self.hub_name or self.model_dir) + (f" ({', '.join(details)})" if details else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {"directory": str(self.model_dir), "run_dir": None if self.run_dir is None else str(self.run_dir),
@@ -38,9 +40,9 @@ class ModelSource:
 
 
 def find_model(path: str | Path) -> ModelSource:
-    """What `path` (a model directory or a training run directory: `locate_model`'s rule) names, with what
-    its run recorded. Raises FileNotFoundError or ValueError with a message naming the directory."""
-    from googlenet.weights.model_dir import locate_model
+    """What `path` (a model directory, a training run directory or "hf-hub:user/repo": `locate_model`'s rule)
+    names, with what its run recorded. Raises FileNotFoundError or ValueError with one line naming it."""
+    from googlenet.weights.sources import locate_model
 
     location = locate_model(path)
     evaluation = _read_json(location.model_dir / "evaluation.json")
@@ -48,7 +50,7 @@ def find_model(path: str | Path) -> ModelSource:
     return ModelSource(
         model_dir=location.model_dir, run_dir=location.run_dir, epoch=evaluation.get("epoch"),
         weights=evaluation.get("weights"), data=run_config.get("data") or evaluation.get("data"),
-        data_dir=run_config.get("data_dir"), run_config=run_config,
+        data_dir=run_config.get("data_dir"), run_config=run_config, hub_name=location.hub_name,
     )
 
 
@@ -71,7 +73,7 @@ def load_run_data(source: ModelSource | None, data: Any = None, data_dir: str | 
 
 
 def load_model(path: str | Path) -> GoogLeNet:
-    """A model from a saved model directory, or from a training run directory (its selected model)."""
+    """A model from a saved model directory, a training run directory (its selected model) or a Hub repository."""
     from googlenet.weights.model_dir import from_pretrained
 
     return from_pretrained(find_model(path).model_dir)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,13 +25,13 @@ class ModelInput:
 
 
 def as_model(model: GoogLeNet | str | os.PathLike) -> GoogLeNet:
-    """`model` itself, or the model a model directory or a training run directory holds."""
+    """`model` itself, or the model a model directory, a training run directory or "hf-hub:user/repo" holds."""
     if isinstance(model, GoogLeNet):
         return model
     if isinstance(model, (str, os.PathLike)):
         from googlenet.evaluation.model_source import load_model
 
-        return load_model(Path(model))
+        return load_model(model)
     raise TypeError(f"expected a googlenet.GoogLeNet or a model directory, got {type(model).__name__}")
 
 

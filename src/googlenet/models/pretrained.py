@@ -2,16 +2,18 @@
 where the file is, what it was measured at, what it expects (`preprocessing`, `transforms()`) and the
 network it fits (`config`).
 
-`get_state_dict` goes through `torch.hub.load_state_dict_from_url`, as torchvision does: the file is
-downloaded once into `$TORCH_HOME/hub/checkpoints/` and read from there afterwards, offline too, with
-its SHA-256 checked against the prefix in its name.
+`checked_file` is the one way to the file: downloaded once into `$TORCH_HOME/hub/checkpoints/` (where
+torchvision keeps it too) and read from there afterwards, offline too; its SHA-256 is checked against the
+prefix in its published name every time it is read, whether downloaded or put there by hand.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -90,16 +92,40 @@ class GoogLeNet_Weights(enum.Enum):  # noqa: N801 - torchvision's name, so code 
         (transforms v2 resizes them in uint8)."""
         return self.value.preprocessing.transforms()
 
+    def cached_path(self) -> Path:
+        """Where the file is (or will be) in the torch hub cache."""
+        return Path(torch.hub.get_dir()) / "checkpoints" / self.file_name
+
+    def checked_file(self, progress: bool = True, check_hash: bool = True) -> Path:
+        """The file in the torch hub cache, downloaded first if it is not there, its SHA-256 checked (unless
+        `check_hash=False`). A ValueError of one line says what to fetch, and where to put it, offline."""
+        path = self.cached_path()
+        downloaded = not path.is_file()
+        if downloaded:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                torch.hub.download_url_to_file(self.url, str(path), progress=progress)
+            except OSError as error:  # URLError is an OSError
+                raise ValueError(f"torchvision's ImageNet weights are not in the torch hub cache and could not be "
+                                 f"downloaded ({type(error).__name__}: {error}); fetch {self.url} where there is a "
+                                 f"network and put {self.file_name} in {path.parent}/") from None
+        if check_hash:
+            found = file_sha256(path)
+            if not found.startswith(self.hash_prefix):
+                if downloaded:  # never leave a wrong file where the next call would take it for the release
+                    path.unlink(missing_ok=True)
+                raise ValueError(f"{path} is not torchvision's {self.file_name}: its SHA-256 is {found[:16]}..., the "
+                                 f"published one starts with {self.hash_prefix} (a damaged or different file: delete "
+                                 "it and fetch it again)")
+        return path
+
+    def is_this_file(self, path: Path) -> bool:
+        """Whether a local file is this release, by its content (any name)."""
+        return file_sha256(path).startswith(self.hash_prefix)
+
     def get_state_dict(self, progress: bool = True, check_hash: bool = True) -> dict[str, torch.Tensor]:
-        """The file's state_dict, from the torch hub cache (downloaded into it first if missing)."""
-        try:
-            return torch.hub.load_state_dict_from_url(self.url, progress=progress, check_hash=check_hash,
-                                                      map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as error:  # URLError is an OSError; a bad hash is a RuntimeError
-            folder = f"{torch.hub.get_dir()}/checkpoints"
-            raise ValueError(f"torchvision's ImageNet weights are not in the torch hub cache and could not be "
-                             f"downloaded ({type(error).__name__}: {error}). Fetch {self.url} where there is a "
-                             f"network and put {self.file_name} in {folder}/") from None
+        """The file's state_dict (`checked_file`), read weights-only."""
+        return torch.load(self.checked_file(progress, check_hash), map_location="cpu", weights_only=True)
 
     @classmethod
     def verify(cls, weights: object) -> GoogLeNet_Weights | None:
@@ -110,6 +136,14 @@ class GoogLeNet_Weights(enum.Enum):  # noqa: N801 - torchvision's name, so code 
         if isinstance(name, str) and name in cls.__members__:
             return cls[name]
         raise ValueError(f"unknown GoogLeNet weights {weights!r}; choose one of: {', '.join(cls.__members__)}")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=None)

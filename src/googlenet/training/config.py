@@ -56,7 +56,7 @@ class TrainConfig:
     overwrite: bool = _option(False, "replace the run in --output-dir if it already holds one (without it such a "
                               "directory is refused, so a typo cannot destroy a finished run)")
     init: str | None = _option(None, "start from these weights instead of random ones: a model directory, a run "
-                               "directory, a Hugging Face Hub repo id (user/repo), torchvision-imagenet, or a torchvision googlenet "
+                               "directory, a Hugging Face Hub repository (hf-hub:user/repo), torchvision-imagenet, or a torchvision googlenet "
                                ".pth file; the classifier "
                                "is made anew for this data set's classes", metavar="MODEL")
     freeze_to: str | None = _option(None, "with --init: keep the network up to and including this stage fixed "

@@ -27,6 +27,7 @@ from typing import Any
 from torch import nn
 
 from googlenet.atomic_files import atomic_directory, write_text, write_with
+from googlenet.weights.sources import EVALUATION_NAME as EVALUATION_FILE
 from googlenet.training.config import CHECKPOINT_VERSION, CONFIG_FILE, MODEL_DIR, RUN_FORMAT_KEY, TrainConfig
 
 EXAMPLES_DIR = "examples"
@@ -34,7 +35,6 @@ MAX_EXAMPLES = 20  # one image per class, for the first classes of a data set wi
 EXAMPLE_SCAN = 5000  # how far into the split to look for classes not yet found (folders sort by class)
 CURVES_PLOT = "curves.png"
 CONFUSION_PLOT = "confusion_matrix.png"
-EVALUATION_FILE = "evaluation.json"
 # (key prefix in a metrics row, label in the plot)
 CURVES = (("train", "train"), ("validation", "validation"), ("ema_validation", "validation, EMA"),
           ("test", "test (for information)"))
@@ -75,12 +75,12 @@ class RunOutputs:
 
     def write_model(self, model: nn.Module, evaluation: dict[str, Any]) -> None:
         """Replace model/ with `model` (a plain CPU GoogLeNet with class names and preprocessing) and its
-        evaluation.json, in one swap."""
-        from googlenet.weights.model_dir import save_pretrained
+        evaluation.json, in one swap, by the rule of every model directory save (exports of the old weights
+        are left out, anything else is kept)."""
+        from googlenet.weights.model_dir import write_model_directory
 
-        with atomic_directory(self.run_dir / MODEL_DIR) as staging:
-            save_pretrained(model, staging)
-            write_text(staging / EVALUATION_FILE, json.dumps(evaluation, indent=2))
+        write_model_directory(model, self.run_dir / MODEL_DIR,
+                              extra_files={EVALUATION_FILE: json.dumps(evaluation, indent=2)})
 
     def write_examples(self, data: Any) -> list[Path]:
         """examples/CLASS.png: the first image of each class in `data`'s test split (else its validation

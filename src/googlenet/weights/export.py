@@ -83,9 +83,13 @@ def _model_and_output(
 ) -> tuple[GoogLeNet, Path]:
     """A copy of the model to export (loaded, if a directory) and where the export goes."""
     if isinstance(model_or_dir, (str, Path)):
-        from googlenet.weights.model_dir import from_pretrained, locate_model
+        from googlenet.weights.model_dir import from_pretrained
+        from googlenet.weights.sources import locate_model
 
-        directory = locate_model(model_or_dir).model_dir
+        location = locate_model(model_or_dir)
+        if location.hub_name is not None and output is None:  # never into the Hugging Face cache
+            raise ValueError(f"{location.hub_name} is read from the Hugging Face cache: give the export an output path")
+        directory = location.model_dir
         model = from_pretrained(directory)
         return model, Path(directory / EXPORT_FORMATS[format] if output is None else output)
     if not isinstance(model_or_dir, GoogLeNet):

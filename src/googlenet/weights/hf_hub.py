@@ -1,4 +1,5 @@
-"""Model directories on the Hugging Face Hub: a repository id ("user/repo") in, a push out.
+"""Model directories on the Hugging Face Hub: a repository ("hf-hub:user/repo", `googlenet.weights.sources`)
+in, a push out.
 
 A model directory already is the Hub's layout (config.json + model.safetensors), so pulling is
 downloading those two files into the Hugging Face cache and pushing is uploading them. Both go through
@@ -9,30 +10,27 @@ called; it honours its own settings: `HF_HOME`/`HF_HUB_CACHE` (where the cache i
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from types import ModuleType
 
-# A namespace and a name, each 1-96 of letters, digits, "-", "_", "."; neither starts or ends with "-" or
-# ".", nor holds "--" or "..": the Hub's rule for repository ids. A bare name without a namespace is not
-# taken as a repository: it is far more likely a mistyped local path.
-_PART = r"(?![.-])(?!.*(?:--|\.\.))[\w.-]{1,96}(?<![.-])"
-_REPO_ID = re.compile(rf"{_PART}/{_PART}")
-
 INSTALL_HINT = "pip install huggingface_hub"
-
-
-def is_repo_id(name: str | Path) -> bool:
-    """Whether `name` reads as a Hub repository id, "user/repo" (whether it exists is not asked)."""
-    return isinstance(name, str) and _REPO_ID.fullmatch(name) is not None
+HUB_PREFIX = "hf-hub:"
 
 
 def _hub(repo_id: str) -> ModuleType:
+    """huggingface_hub, once `repo_id` is checked by its own rule for repository ids."""
     try:
         import huggingface_hub
     except ImportError:
-        raise ImportError(f"{repo_id!r} is a Hugging Face Hub repository id, and the Hub needs the huggingface_hub "
-                          f"package: {INSTALL_HINT}") from None
+        raise ImportError(f"{HUB_PREFIX}{repo_id} names a Hugging Face Hub repository, and the Hub needs the "
+                          f"huggingface_hub package: {INSTALL_HINT}") from None
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"{repo_id!r} is not a Hub repository id ('user/repo'): {_first_line(error)}") from None
     return huggingface_hub
 
 
@@ -44,7 +42,7 @@ def download_model_directory(repo_id: str, revision: str | None = None, files: t
     from huggingface_hub import constants
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
-    at = f"{repo_id!r}" + (f" at revision {revision!r}" if revision else "")
+    at = f"{HUB_PREFIX}{repo_id}" + (f" at revision {revision!r}" if revision else "")
     paths = []
     for name in files:
         try:
@@ -72,9 +70,9 @@ def push_model_directory(
     commit_message: str = "Upload googlenet model",
 ) -> str:
     """Upload a model directory's `files` (and its README.md, the model card, if it has one) to Hub repository
-    `repo_id`, creating the repository if need be; returns the commit's URL."""
-    if not is_repo_id(repo_id):
-        raise ValueError(f"{repo_id!r} is not a Hub repository id: give one as 'user/repo'")
+    `repo_id` ("user/repo", or as loading spells it, "hf-hub:user/repo"), creating the repository if need be;
+    returns the commit's URL."""
+    repo_id = repo_id.removeprefix(HUB_PREFIX)
     hub = _hub(repo_id)
     api = hub.HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")

@@ -1,7 +1,7 @@
 """Starting a training run from weights instead of random ones (`googlenet train --init`).
 
 `load_initial_weights(source, num_classes=..., in_chans=...)` takes a model directory, a training run
-directory (its `model/`), a Hugging Face Hub repository id ("user/repo", `googlenet.weights.hf_hub`),
+directory (its `model/`), a Hugging Face Hub repository ("hf-hub:user/repo", `googlenet.weights.sources`),
 "torchvision-imagenet" (torchvision's ImageNet GoogLeNet, downloaded once into
 the torch hub cache: `googlenet.weights.imagenet`) or a local .pth/.safetensors state_dict, and returns a
 model for the new data: the flavour and the trunk from the weights, a new classifier and new aux heads
@@ -20,12 +20,12 @@ from torch import Tensor
 
 from googlenet.models.preprocessing import Preprocessing
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig
-from googlenet.weights import hf_hub, imagenet
+from googlenet.weights import imagenet
 from googlenet.weights.adapt import CLASSIFIER, FIRST_CONV, adapt_input_conv, check_fits, config_of_state_dict
 from googlenet.weights.loading import load_checkpoint_file, state_dict_from_checkpoint
 from googlenet.models.metadata import ModelMetadata, attach_metadata
-from googlenet.weights.model_dir import (CONFIG_NAME, WEIGHTS_NAME, locate_model, read_model_config,
-                                         resolve_model_directory)
+from googlenet.weights.model_dir import read_model_config
+from googlenet.weights.sources import CONFIG_NAME, WEIGHTS_NAME, ModelLocation, hub_repo_id, locate_model
 
 WEIGHT_FILE_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 
@@ -126,20 +126,17 @@ def _read(source: str | Path, flavour: str | None) -> SourceWeights:
         path = imagenet.imagenet_checkpoint()
         return _imagenet_weights(path, f"{imagenet.SOURCE_NAME} ({path})")
     path = Path(source)
-    if path.is_dir():
-        return _directory_weights(path)
-    if path.is_file() and path.suffix in WEIGHT_FILE_SUFFIXES:
+    if hub_repo_id(source) is None and path.is_file():
+        if path.suffix not in WEIGHT_FILE_SUFFIXES:
+            raise ValueError(f"{path} is a file but not a weights file ({', '.join(WEIGHT_FILE_SUFFIXES)}): give "
+                             f"one, a model or run directory, hf-hub:user/repo or {imagenet.SOURCE_NAME!r}")
         state_dict = state_dict_from_checkpoint(load_checkpoint_file(path), path)
         if imagenet.is_imagenet_file(path):
             return _imagenet_weights(path, str(path), state_dict)
         config = config_of_state_dict(state_dict, flavour)
         return SourceWeights(state_dict, config, ModelMetadata(), str(path), f"the state_dict in {path}",
                               trained_aux=True)
-    if not path.exists() and hf_hub.is_repo_id(str(source)):  # a local path of that name wins, as in from_pretrained
-        return _directory_weights(resolve_model_directory(str(source)))
-    raise ValueError(f"{source}: no such model directory, run directory or weights file "
-                     f"({', '.join(WEIGHT_FILE_SUFFIXES)}); give one of those, a Hugging Face Hub repository id "
-                     f"('user/repo') or {imagenet.SOURCE_NAME!r}")
+    return _directory_weights(locate_model(source), str(source))  # every other answer is the resolver's
 
 
 def _imagenet_weights(path: Path, label: str, state_dict: dict[str, Tensor] | None = None) -> SourceWeights:
@@ -150,12 +147,12 @@ def _imagenet_weights(path: Path, label: str, state_dict: dict[str, Tensor] | No
                           f"torchvision's ImageNet GoogLeNet ({imagenet.TOP1}% top-1)", trained_aux=False)
 
 
-def _directory_weights(path: Path) -> SourceWeights:
-    directory = locate_model(path).model_dir
+def _directory_weights(location: ModelLocation, name: str) -> SourceWeights:
+    directory = location.model_dir
     config, metadata = read_model_config(directory / CONFIG_NAME)
     state_dict = load_checkpoint_file(directory / WEIGHTS_NAME)
-    kind = "the model of run" if directory != path else "model directory"
-    return SourceWeights(state_dict, config, metadata, str(directory), f"{kind} {path}", trained_aux=True)
+    kind = "the model of run" if location.run_dir is not None and Path(name) == location.run_dir else "model directory"
+    return SourceWeights(state_dict, config, metadata, str(directory), f"{kind} {name}", trained_aux=True)
 
 
 def _preprocessing_for(weights: SourceWeights, in_chans: int) -> Preprocessing | None:

@@ -27,8 +27,9 @@ from safetensors.torch import load_file
 
 from googlenet.models.network import GoogLeNet
 
-# Shown at most this many keys per kind of problem when a checkpoint does not fit a model.
-_KEYS_SHOWN = 12
+# Shown at most this many keys per kind of problem when a checkpoint does not fit a model (the counts are
+# given in full): the first differences say what is wrong; the message stays one line.
+_KEYS_SHOWN = 3
 
 
 def load_checkpoint_file(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -93,9 +94,9 @@ def state_dict_from_checkpoint(checkpoint: Mapping[str, Any], source: str | Path
 
 
 def load_state_dict_checked(model: torch.nn.Module, state_dict: Mapping[str, Any], source: str | Path) -> None:
-    """`model.load_state_dict(state_dict)`, but every mismatch is one ValueError naming `source`, the
-    keys, and the expected and found shapes, with a hint where the cause is recognisable. Nothing is
-    loaded when anything does not fit.
+    """`model.load_state_dict(state_dict)`, but every mismatch is one ValueError of one line naming `source`,
+    how many keys differ in each way, the first of them with the expected and found shapes, and a hint where
+    the cause is recognisable. Nothing is loaded when anything does not fit.
     """
     expected = model.state_dict()
     not_tensors = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
@@ -109,15 +110,15 @@ def load_state_dict_checked(model: torch.nn.Module, state_dict: Mapping[str, Any
     problems = []
     if mismatched:
         shapes = [
-            f"{key}: model {tuple(expected[key].shape)}, checkpoint {tuple(state_dict[key].shape)}" for key in mismatched
+            f"{key} model {tuple(expected[key].shape)} checkpoint {tuple(state_dict[key].shape)}" for key in mismatched
         ]
-        problems.append(f"shape mismatch ({len(mismatched)}):" + _listed(shapes))
+        problems.append(f"{len(mismatched)} of other shape" + _listed(shapes))
     if missing:
-        problems.append(f"missing from the checkpoint ({len(missing)}):" + _listed(missing))
+        problems.append(f"{len(missing)} missing from the checkpoint" + _listed(missing))
     if unexpected:
-        problems.append(f"not in the model ({len(unexpected)}):" + _listed(unexpected))
+        problems.append(f"{len(unexpected)} not in the model" + _listed(unexpected))
     if not_tensors:
-        problems.append(f"not tensors ({len(not_tensors)}):" + _listed(not_tensors))
+        problems.append(f"{len(not_tensors)} not tensors" + _listed(not_tensors))
     if problems:
         description = f"{type(model).__name__}"
         if isinstance(model, GoogLeNet):
@@ -125,19 +126,17 @@ def load_state_dict_checked(model: torch.nn.Module, state_dict: Mapping[str, Any
             description += (f" (flavour {config.flavour!r}, {config.num_classes} classes, "
                             f"in_chans {config.in_chans}, aux_logits {config.aux_logits})")
         hints = _mismatch_hints(missing, unexpected, mismatched, state_dict, expected)
-        raise ValueError(
-            f"{source} does not fit the {description}:\n  " + "\n  ".join(problems)
-            + "".join(f"\n  hint: {hint}" for hint in hints)
-        )
+        raise ValueError(f"{source} does not fit the {description}: " + "; ".join(problems)
+                         + "".join(f"; hint: {hint}" for hint in hints))
     try:
         model.load_state_dict(state_dict, strict=True)
     except RuntimeError as error:
-        raise ValueError(f"{source} does not fit the model: {error}") from None
+        raise ValueError(f"{source} does not fit the model: {' '.join(str(error).split())}") from None
 
 
-def _listed(lines: list[str]) -> str:
-    shown = "".join(f"\n    {line}" for line in lines[:_KEYS_SHOWN])
-    return shown + (f"\n    ... and {len(lines) - _KEYS_SHOWN} more" if len(lines) > _KEYS_SHOWN else "")
+def _listed(entries: list[str]) -> str:
+    more = f", and {len(entries) - _KEYS_SHOWN} more" if len(entries) > _KEYS_SHOWN else ""
+    return " (" + ", ".join(entries[:_KEYS_SHOWN]) + more + ")"
 
 
 def _mismatch_hints(

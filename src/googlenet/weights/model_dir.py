@@ -1,4 +1,4 @@
-"""Model directories: save, load and check them; torchvision's ImageNet weights turned into one.
+"""Model directories: save, load and check them.
 
 A model directory is the Hugging Face Hub layout, so `huggingface_hub` can push and pull it, and it
 works fully offline as a plain local folder:
@@ -8,7 +8,11 @@ works fully offline as a plain local folder:
                          "model": GoogLeNetConfig fields, "class_names": [...] | null,
                          "preprocessing": Preprocessing fields | null}
 
-Checkpoint files are read through `googlenet.weights.loading` (weights-only).
+                        evaluation.json, exports (model.onnx + model.onnx.json, ...): optional; they
+                        describe the weights, so a save of other weights leaves them out
+
+Which directory a name stands for is `googlenet.weights.sources`'s answer; checkpoint files are read
+through `googlenet.weights.loading` (weights-only).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +32,12 @@ from googlenet.models.table import FLAVOURS
 from googlenet.models.metadata import ModelMetadata, attach_metadata, metadata_of
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig, uninitialised_googlenet
 from googlenet.models.preprocessing import Preprocessing
-from googlenet.models.pretrained import GoogLeNet_Weights
 from googlenet.weights import hf_hub
-from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked, state_dict_from_checkpoint
+from googlenet.weights.export import EXPORT_FORMATS, sidecar_path
+from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked
+from googlenet.weights.sources import (CONFIG_NAME, EVALUATION_NAME, WEIGHTS_NAME, check_model_destination,
+                                       locate_model, resolve_model_directory)
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-RUN_MODEL_DIR = "model"  # a training run's model directory, inside the run directory
 ARCHITECTURE = "googlenet"
 FORMAT_VERSION = 1
 
@@ -73,9 +76,9 @@ def save_pretrained(
     """Write `model` as a model directory (model.safetensors + config.json) and return its path.
 
     `class_names` and `preprocessing` override the model's own metadata record (`model.metadata`);
-    the model is not changed. The directory appears whole or not at all: it is written beside the
-    target and swapped in (other files already in it are carried over), so a failure half-way leaves
-    the previous version as it was. A non-empty directory that is not a model directory is refused.
+    the model is not changed. The directory appears whole or not at all (`write_model_directory`). Only a
+    model directory, an empty directory or a new path is written into: a training run directory is refused
+    (its model lives in its model/), and so is any other non-empty directory.
 
     `push_to_hub=True` then uploads it to the Hugging Face Hub repository `repo_id` ("user/repo",
     created if need be; `push_options`: `revision`, `private`, `token`, `commit_message`).
@@ -86,15 +89,25 @@ def save_pretrained(
         raise TypeError(f"save_pretrained got {sorted(push_options)}, which apply only with push_to_hub=True")
     if not isinstance(model, GoogLeNet):
         raise TypeError(f"save_pretrained takes a googlenet.GoogLeNet, got {type(model).__name__}")
-    directory = Path(directory)
     own = metadata_of(model)
     metadata = ModelMetadata(own.class_names if class_names is None else tuple(class_names),
                              own.preprocessing if preprocessing is None else preprocessing)
-    document = {"architecture": ARCHITECTURE, "format_version": FORMAT_VERSION, "model": model.config.to_dict(),
-                **metadata.to_dict()}
-    # The same check as on loading: never write a directory that from_pretrained would refuse.
-    _parse_config(document, directory / CONFIG_NAME)
-    _check_replaceable(directory)
+    directory = write_model_directory(model, directory, metadata)
+    if push_to_hub:
+        push_to_hub_directory(directory, repo_id, **push_options)
+    return directory
+
+
+def write_model_directory(model: GoogLeNet, directory: str | Path, metadata: ModelMetadata | None = None, *,
+                          extra_files: Mapping[str, str] | None = None) -> Path:
+    """The one writer of model directories (`save_pretrained`, a training run's model/): the weights, the
+    config, and `extra_files` (name -> text), swapped in whole. What else the old directory holds (a README)
+    is carried over, except what describes the old weights: exports and their descriptions
+    (`googlenet export`), and a run's evaluation.json. A failure half-way leaves the old directory as it was."""
+    directory = Path(directory)
+    document = config_document(model, metadata_of(model) if metadata is None else metadata)
+    _parse_config(document, directory / CONFIG_NAME)  # never write a directory that from_pretrained would refuse
+    check_model_destination(directory)
 
     state_dict = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
     with atomic_directory(directory) as staging:
@@ -102,9 +115,15 @@ def save_pretrained(
         # Bytes written by atomic_files, not save_file, which creates the file readable by its owner only.
         write_bytes(staging / WEIGHTS_NAME, save(state_dict, metadata={"format": "pt"}))  # "pt": the Hub's convention
         write_text(staging / CONFIG_NAME, json.dumps(document, indent=2) + "\n")
-    if push_to_hub:
-        push_to_hub_directory(directory, repo_id, **push_options)
+        for name, text in (extra_files or {}).items():
+            write_text(staging / name, text)
     return directory
+
+
+def config_document(model: GoogLeNet, metadata: ModelMetadata) -> dict[str, Any]:
+    """config.json of a model directory holding `model` with `metadata`."""
+    return {"architecture": ARCHITECTURE, "format_version": FORMAT_VERSION, "model": model.config.to_dict(),
+            **metadata.to_dict()}
 
 
 def push_to_hub_directory(directory: str | Path, repo_id: str, **push_options: Any) -> str:
@@ -127,21 +146,14 @@ def push_to_hub(model: GoogLeNet, repo_id: str, *, class_names: list[str] | None
         return push_to_hub_directory(directory, repo_id, **push_options)
 
 
-def _check_replaceable(directory: Path) -> None:
-    """Refuse to swap out anything but a model directory, an empty directory or nothing."""
-    if directory.exists() and not directory.is_dir():
-        raise ValueError(f"{directory} is a file, not a model directory: choose another path")
-    if directory.is_dir() and any(directory.iterdir()) and not (directory / CONFIG_NAME).is_file():
-        raise ValueError(f"{directory} holds other files and is not a model directory (no {CONFIG_NAME}): "
-                         "refusing to replace it; choose a new or empty directory")
-
-
 def _carry_over(directory: Path, staging: Path) -> None:
-    """Copy what else the old directory holds (a README, exports) into the new one."""
+    """Copy what else the old directory holds (a README) into the new one, leaving out what describes the
+    old weights: one rule for every writer, since an export of other weights would be a wrong answer."""
     if not directory.is_dir():
         return
+    stale = _describing_old_weights(directory)
     for entry in directory.iterdir():
-        if entry.name in (CONFIG_NAME, WEIGHTS_NAME):
+        if entry.name in (CONFIG_NAME, WEIGHTS_NAME) or entry.name in stale:
             continue
         if entry.is_dir():
             shutil.copytree(entry, staging / entry.name, symlinks=True)
@@ -149,50 +161,23 @@ def _carry_over(directory: Path, staging: Path) -> None:
             shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
 
 
-@dataclass(frozen=True)
-class ModelLocation:
-    """What a MODEL argument names: the model directory, and the training run it belongs to (if any)."""
-
-    model_dir: Path  # config.json (with "architecture") + model.safetensors
-    run_dir: Path | None = None  # the run directory whose model/ this is
-
-
-_GIVE = "give a model directory or a training run directory"
-
-
-def locate_model(path: str | Path) -> ModelLocation:
-    """The one rule for "model directory or run directory", used by every command and loader that takes
-    either. A model directory's config.json is a model config (it has "architecture"); a run directory's
-    config.json is the run's TrainConfig (no "architecture"), and its model is `model/` inside, written after
-    the first epoch. Missing or damaged weights are left for the loader to name."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: {_GIVE}")
-    if not path.is_dir():
-        raise ValueError(f"{path} is a file: {_GIVE}")
-    kind = _directory_kind(path)
-    if kind == "run":
-        if _directory_kind(path / RUN_MODEL_DIR) != "model":
-            raise ValueError(f"{path} is a training run directory without a model yet: a run writes "
-                             f"{RUN_MODEL_DIR}/ after its first epoch")
-        return ModelLocation(path / RUN_MODEL_DIR, path)
-    if kind == "model":
-        in_run = path.name == RUN_MODEL_DIR and _directory_kind(path.parent) == "run"
-        return ModelLocation(path, path.parent if in_run else None)
-    raise ValueError(f"{path} is neither a model directory ({CONFIG_NAME} + {WEIGHTS_NAME}) nor a training run "
-                     f"directory with a {RUN_MODEL_DIR}/ inside: {_GIVE}")
+def _describing_old_weights(directory: Path) -> set[str]:
+    """The exports in `directory` (the default names, and any file with an export's description beside it),
+    their descriptions, and a run's evaluation.json of the old weights."""
+    stale = {EVALUATION_NAME}
+    for entry in directory.iterdir():
+        description = sidecar_path(entry)
+        if entry.name in EXPORT_FORMATS.values() or _is_export_description(description):
+            stale |= {entry.name, description.name}
+    return stale
 
 
-def _directory_kind(path: Path) -> str | None:
-    """"model", "run", or None. Weights without a config.json, or a config.json that cannot be read, count
-    as a model directory, so that loading it names the file and what is wrong with it."""
-    if not (path / CONFIG_NAME).is_file():
-        return "model" if (path / WEIGHTS_NAME).is_file() else None
+def _is_export_description(path: Path) -> bool:
     try:
-        document = json.loads((path / CONFIG_NAME).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return "model"
-    return "run" if isinstance(document, dict) and "architecture" not in document else "model"
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("format") in EXPORT_FORMATS
 
 
 def from_pretrained(
@@ -200,8 +185,9 @@ def from_pretrained(
 ) -> GoogLeNet:
     """Build the model a model directory describes (through its `GoogLeNetConfig`), load its weights,
     attach its class names and preprocessing, and return it in eval mode. A training run directory
-    loads its `model/` (`locate_model`). A Hugging Face Hub repository id ("user/repo", at `revision`) that
-    is not a local directory is downloaded into the Hugging Face cache first (needs `huggingface_hub`).
+    loads its `model/`; "hf-hub:user/repo" (at `revision`) is that Hugging Face Hub repository, downloaded
+    into the Hugging Face cache first (needs `huggingface_hub`). A path is only ever a path
+    (`googlenet.weights.sources`).
     """
     directory = resolve_model_directory(directory, revision)
     config_path = directory / CONFIG_NAME
@@ -211,18 +197,6 @@ def from_pretrained(
     load_state_dict_checked(model, load_checkpoint_file(weights_path), weights_path)
     attach_metadata(model, metadata)
     return model.to(map_location).eval()
-
-
-def resolve_model_directory(name: str | Path, revision: str | None = None) -> Path:
-    """The local model directory `name` stands for: an existing directory (a local one always wins), or a
-    Hub repository id's copy in the Hugging Face cache."""
-    if Path(name).exists():
-        if revision is not None:
-            raise ValueError(f"{name} is a local directory: revision={revision!r} applies to Hub repositories only")
-        return locate_model(name).model_dir
-    if hf_hub.is_repo_id(name):
-        return hf_hub.download_model_directory(str(name), revision, files=(CONFIG_NAME, WEIGHTS_NAME))
-    return locate_model(name).model_dir  # names what is missing
 
 
 def read_model_config(path: str | Path) -> tuple[GoogLeNetConfig, ModelMetadata]:
@@ -319,38 +293,3 @@ def _checked_fields(
             expected = " or ".join("null" if kind is type(None) else kind.__name__ for kind in allowed)
             raise ValueError(f"{path}: field '{section}.{name}' must be {expected}, got {value!r}")
     return dict(values)
-
-
-def import_torchvision(
-    checkpoint: str | Path, directory: str | Path, *, aux_logits: bool = False, transform_input: bool = True
-) -> Path:
-    """Turn a torchvision googlenet checkpoint into a model directory of the `torchvision` flavour.
-
-    Made for torchvision's ImageNet file (googlenet-1378be20.pth, 69.778% top-1), and works for any
-    torchvision googlenet state_dict. Those ImageNet weights expect inputs on a [-1, 1] scale but are
-    documented with ImageNet mean/std; torchvision's `googlenet(weights=...)` silently adds the
-    conversion (`transform_input=True`, pytorch/vision#4136). Here it is written into config.json as
-    `transform_input: true`, and the preprocessing recorded is torchvision's for these weights, so the
-    directory reproduces `torchvision.models.googlenet(weights="IMAGENET1K_V1")`. Pass
-    `transform_input=False` for a torchvision googlenet you trained yourself without it.
-
-    The released file holds aux heads that were never trained (torchvision warns so); they are
-    dropped unless `aux_logits=True`. A 1000-class checkpoint gets the ImageNet class names.
-    """
-    checkpoint = Path(checkpoint)
-    state_dict = state_dict_from_checkpoint(load_checkpoint_file(checkpoint), checkpoint)
-    if "fc.weight" not in state_dict:
-        raise ValueError(f"{checkpoint}: not a GoogLeNet state_dict (no 'fc.weight'); keys: {sorted(state_dict)[:5]}...")
-    if not aux_logits:
-        state_dict = {key: value for key, value in state_dict.items() if not key.startswith(("aux1.", "aux2."))}
-    num_classes = state_dict["fc.weight"].shape[0]
-    config = GoogLeNetConfig("torchvision", num_classes=num_classes, aux_logits=aux_logits,
-                             transform_input=transform_input)
-    model = uninitialised_googlenet(config)  # every weight comes from the checkpoint: the load below is strict
-    load_state_dict_checked(model, state_dict, checkpoint)
-
-    imagenet = GoogLeNet_Weights.IMAGENET1K_V1  # what these weights expect: their preprocessing, class names
-    categories = imagenet.meta["categories"]
-    attach_metadata(model, class_names=list(categories) if num_classes == len(categories) else None,
-                    preprocessing=imagenet.preprocessing)
-    return save_pretrained(model, directory)

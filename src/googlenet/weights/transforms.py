@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from googlenet.models.network import GoogLeNet
-from googlenet.weights.model_dir import CONFIG_NAME, read_model_config, resolve_model_directory
+from googlenet.weights.model_dir import read_model_config
+from googlenet.weights.sources import CONFIG_NAME, resolve_model_directory
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 def transforms_for(source: GoogLeNet | str | Path, *, revision: str | None = None) -> v2.Compose:
     """The evaluation transform of a model, a model directory, a training run directory or a Hugging Face Hub
-    repository id (at `revision`): PIL image or uint8 tensor in the model's channel mode -> resize the
+    repository ("hf-hub:user/repo", at `revision`): PIL image or uint8 tensor in the model's channel mode -> resize the
     shorter side, centre crop, scale to [0, 1], normalise. A ValueError when no preprocessing is recorded."""
     if isinstance(source, GoogLeNet):
         preprocessing, where = source.preprocessing, "the model"
