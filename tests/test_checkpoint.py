@@ -184,4 +184,4 @@ def test_epoch_totals_keep_their_names_through_a_checkpoint():
     totals.correct += 3
     again = EpochTotals.from_dict(totals.to_dict(), torch.device("cpu"))
     assert again.reduced(ALONE) == {"loss_sum": 8.0, "correct": 3.0, "images": 4.0, "data_seconds": 0.5,
-                                    "skipped_images": 0.0}
+                                    "skipped_images": 0.0, "untimed_images": 4.0}  # counted before the resume

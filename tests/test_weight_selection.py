@@ -101,7 +101,8 @@ def session(world_size: int = 2, steps: int = 4, channels_last: bool = False):
 def test_the_metrics_row_names_each_figure_by_split_and_weights():
     state = SimpleNamespace(position=SimpleNamespace(epoch=2),
                             optimizer=SimpleNamespace(param_groups=[{"lr": 0.5}, {"lr": 0.01}]))
-    totals = {"images": 9.0, "loss_sum": 4.0, "correct": 7.0, "skipped_images": 3.0, "data_seconds": 1.0}
+    totals = {"images": 9.0, "loss_sum": 4.0, "correct": 7.0, "skipped_images": 3.0, "data_seconds": 1.0,
+              "untimed_images": 0.0}
     evaluation = EpochEvaluation(result(61.23456, loss=0.123456, top5=99.87654, skipped=2),
                                  result(62.0, loss=0.2, top5=98.0), "ema", result(60.0, loss=0.3, top5=97.0))
     row = metrics_row(state, evaluation, totals, seconds=2.46, session=session(world_size=3, steps=7))
@@ -119,12 +120,14 @@ def test_the_metrics_row_names_each_figure_by_split_and_weights():
 
 def test_an_empty_epoch_divides_by_one_not_zero():
     state = SimpleNamespace(position=SimpleNamespace(epoch=0), optimizer=SimpleNamespace(param_groups=[{"lr": 1}]))
-    totals = {"images": 0.0, "loss_sum": 0.0, "correct": 0.0, "skipped_images": 0.0, "data_seconds": 0.5}
+    totals = {"images": 0.0, "loss_sum": 0.0, "correct": 0.0, "skipped_images": 0.0, "data_seconds": 0.5,
+              "untimed_images": 0.0}
     row = metrics_row(state, EpochEvaluation(None, None, "raw", None), totals, seconds=0.0,
                       session=session(world_size=1, steps=0))
     assert row == {"epoch": 1, "lr": 1, "train_loss": 0.0, "train_top1": 0.0, "epoch_seconds": 0.0,
                    "images_per_second": 0.0, "data_seconds_per_step": 0.5}
-    one = {"images": 1.0, "loss_sum": 0.5, "correct": 1.0, "skipped_images": 0.0, "data_seconds": 0.0}
+    one = {"images": 1.0, "loss_sum": 0.5, "correct": 1.0, "skipped_images": 0.0, "data_seconds": 0.0,
+           "untimed_images": 0.0}
     row = metrics_row(state, EpochEvaluation(None, None, "raw", None), one, seconds=0.5, session=session())
     assert (row["train_loss"], row["train_top1"], row["images_per_second"]) == (0.5, 100.0, 2.0)
 

@@ -76,6 +76,7 @@ class Session:
     steps_per_epoch: int
     num_classes: int
     stop: StopRequests
+    evaluation_batch_size: int  # within the memory the training batch fits (setup.load_choosing_batch_size)
     after_step: Callable[[RunState], None] | None = None  # e.g. epoch_clock.EpochClock: told of every step
 
 
@@ -245,7 +246,7 @@ def evaluate_split(session: Session, model: nn.Module, dataset: Dataset) -> Eval
         # kept weights' and come out the same after a resume (which gives every rank rank 0's).
         for buffer in model.buffers():
             torch.distributed.broadcast(buffer, src=0)
-    loader = DataLoader(shard(dataset, session.context), batch_size=max(config.batch_size, 256),
+    loader = DataLoader(shard(dataset, session.context), batch_size=session.evaluation_batch_size,
                         num_workers=config.workers, collate_fn=collate_skipping_unreadable)
     return evaluate_loader(model, loader, session.num_classes, device=session.context.device,
                            autocast_dtype=session.autocast_dtype, channels_last=config.channels_last,

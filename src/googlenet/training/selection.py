@@ -87,7 +87,8 @@ def metrics_row(state: RunState, evaluation: EpochEvaluation, totals: dict[str, 
     if totals["skipped_images"]:
         row["train_skipped_images"] = int(totals["skipped_images"])
     row["epoch_seconds"] = round(seconds, 1)
-    row["images_per_second"] = round(totals["images"] / max(seconds, 1e-9), 1)
+    # `seconds` runs from this process's start of the epoch: a resumed epoch's earlier images are not in it
+    row["images_per_second"] = round((totals["images"] - totals["untimed_images"]) / max(seconds, 1e-9), 1)
     row["data_seconds_per_step"] = round(
         totals["data_seconds"] / session.context.world_size / max(1, session.steps_per_epoch), 4)
     return row

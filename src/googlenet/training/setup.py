@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,30 @@ def load_on_every_rank(config: TrainConfig, input_size: int | None, normalizatio
         if data is None:
             data = load_training_data(config, input_size, normalization, context.world_size)
     return data
+
+
+def load_choosing_batch_size(config: TrainConfig, input_size: int | None, normalization: Any,
+                             context: Any) -> tuple[Any, TrainConfig, int]:
+    """(the data, `config` with its batch size, the evaluation's batch size). The batch size is --batch-size,
+    or what fits in memory at the data's input size; the data's defaults count the run's steps at it (a
+    run too short to augment), so where memory allows fewer than the default the data is loaded again at
+    the batch chosen. Evaluation keeps no activations for a backward pass and takes larger batches, but
+    never more than a batch chosen for the memory."""
+    from googlenet.training import batch_size as sizes
+
+    if config.batch_size is not None:
+        data = load_on_every_rank(config, input_size, normalization, context)
+        return data, config, max(config.batch_size, sizes.EVALUATION_BATCH_SIZE)
+    data = load_on_every_rank(replace(config, batch_size=sizes.DEFAULT_BATCH_SIZE), input_size, normalization,
+                              context)
+    batch_size, why = sizes.default_batch_size(data.preprocessing.input_size, context)
+    config = replace(config, batch_size=batch_size)
+    evaluation_batch = max(batch_size, sizes.EVALUATION_BATCH_SIZE)
+    if batch_size < sizes.DEFAULT_BATCH_SIZE:
+        data = load_on_every_rank(config, input_size, normalization, context)  # the same input size: the same data
+        evaluation_batch = batch_size
+    data.decisions.append(why)
+    return data, config, evaluation_batch
 
 
 def _first(dataset: Dataset | None, count: int | None) -> Dataset | None:
@@ -175,16 +200,12 @@ def seed_everything(seed: int, rank: int) -> None:
 def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
                   notes: list[str]) -> tuple[Any, Any, Any, TrainConfig]:
     """(Session, RunState at the start, the data, the config with the flavour the model has) for `config`."""
-    from dataclasses import replace
-
     from googlenet.models.loss import GoogLeNetLoss
     from googlenet.training.ema import WeightAverage
     from googlenet.training.loop import Session
     from googlenet.training.schedule import LearningRateSchedule
     from googlenet.training.state import EpochTotals, RunState
     from googlenet.training.step import autocast_dtype_for, build_optimizer, prepare_model
-
-    from googlenet.training.batch_size import DEFAULT_BATCH_SIZE, default_batch_size
 
     initial_weights = None
     if config.init is not None:
@@ -193,16 +214,9 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
         initial_weights = read_initial_weights(config.init, config.flavour)  # read once, used twice
     input_size, why, normalization = initial_preprocessing(config, initial_weights)
     seed_everything(config.seed, context.rank)
-    # The data's defaults count the run's steps: with the batch size still to choose, at the default's
-    # (memory can only lower it, which lengthens the run, so no choice made short-run goes wrong).
-    data = load_on_every_rank(replace(config, batch_size=config.batch_size or DEFAULT_BATCH_SIZE), input_size,
-                              normalization, context)
+    data, config, evaluation_batch = load_choosing_batch_size(config, input_size, normalization, context)
     if why:
         data.decisions.append(why)
-    if config.batch_size is None:
-        batch_size, why = default_batch_size(data.preprocessing.input_size, context)
-        data.decisions.append(why)
-        config = replace(config, batch_size=batch_size)
     if config.init is None and (data.image_side or 0) > PRETRAINED_ADVICE_SIDE:
         notes.append(pretrained_advice(data.image_side))
     model, description = build_model(config, data, initial_weights)
@@ -227,6 +241,7 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
         criterion=GoogLeNetLoss((config.aux_weight, config.aux_weight), config.label_smoothing),
         autocast_dtype=autocast_dtype_for(config.amp, context.device), train_set=data.train,
         steps_per_epoch=steps_per_epoch, num_classes=len(data.classes), stop=stop,
+        evaluation_batch_size=evaluation_batch,
     )
     state = RunState(model, optimizer, schedule, ema, totals=EpochTotals().to(context.device))
     return session, state, data, config

@@ -36,10 +36,13 @@ class EpochTotals:
     images: int = 0
     data_seconds: float = 0.0
     skipped_images: int = 0
+    # Of `images`, those counted before this process took the epoch up (a resumed epoch's first part):
+    # not in the time this process measures, so not in its images per second. Never saved.
+    untimed_images: int = 0
 
     def to(self, device: torch.device) -> EpochTotals:
         return EpochTotals(self.loss_sum.to(device), self.correct.to(device), self.images, self.data_seconds,
-                           self.skipped_images)
+                           self.skipped_images, self.untimed_images)
 
     def add(self, loss: torch.Tensor, count: int, data_seconds: float) -> None:
         """One step's mean loss over `count` images (its hits go straight into `correct` in the step)."""
@@ -53,10 +56,11 @@ class EpochTotals:
         stacked = torch.stack([self.loss_sum.double(), self.correct.double(),
                                torch.tensor(float(self.images), dtype=torch.float64, device=device),
                                torch.tensor(self.data_seconds, dtype=torch.float64, device=device),
-                               torch.tensor(float(self.skipped_images), dtype=torch.float64, device=device)])
-        loss_sum, correct, images, data_seconds, skipped = all_reduce_sum(stacked, context).tolist()
+                               torch.tensor(float(self.skipped_images), dtype=torch.float64, device=device),
+                               torch.tensor(float(self.untimed_images), dtype=torch.float64, device=device)])
+        loss_sum, correct, images, data_seconds, skipped, untimed = all_reduce_sum(stacked, context).tolist()
         return {"loss_sum": loss_sum, "correct": correct, "images": images, "data_seconds": data_seconds,
-                "skipped_images": skipped}
+                "skipped_images": skipped, "untimed_images": untimed}
 
     def to_dict(self) -> dict[str, Any]:
         return {"loss_sum": float(self.loss_sum), "correct": int(self.correct), "images": self.images,
@@ -64,9 +68,11 @@ class EpochTotals:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], device: torch.device) -> EpochTotals:
+        """The sums a checkpoint saved, to go on counting from: their images are untimed here."""
         return cls(torch.tensor(values["loss_sum"], dtype=torch.float64, device=device),
                    torch.tensor(values["correct"], dtype=torch.int64, device=device),
-                   int(values["images"]), float(values["data_seconds"]), int(values.get("skipped_images", 0)))
+                   int(values["images"]), float(values["data_seconds"]), int(values.get("skipped_images", 0)),
+                   untimed_images=int(values["images"]))
 
 
 @dataclass
