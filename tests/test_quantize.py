@@ -226,4 +226,5 @@ def test_evaluate_int8_on_an_image_folder_reports_the_backend(tmp_path, capsys):
     assert result["backend"] == "int8" and result["count"] == 6
     assert main(["evaluate", str(tmp_path / "model"), "--data", str(tmp_path / "images"), "--int8",
                  "--backend", "eager"]) == 2
-    assert "--int8 runs on ONNX Runtime; leave out --backend" in capsys.readouterr().err
+    assert "--int8 chooses its own runtime (the faster of ONNX Runtime and OpenVINO); leave out --backend" \
+        in capsys.readouterr().err

@@ -30,7 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="TCP port")
     parser.add_argument("--backend", choices=SERVE_BACKENDS, default=defaults.backend,
                         help="the fast path predictions run on: auto (the fastest installed, measured at start), "
-                        "eager, onnxruntime, openvino (googlenet.optimize), or int8 (ONNX Runtime, calibrated on "
+                        "eager, onnxruntime, openvino (googlenet.optimize), or int8 (googlenet.quantize: the faster "
+                        "installed int8 runtime, ONNX Runtime or OpenVINO, measured at start; calibrated on 512 of "
                         "the run's training images)")
     parser.add_argument("--max-batch", type=int, default=defaults.max_batch,
                         help="images per model call at most (1: no batching)")
@@ -39,7 +40,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-body-mb", type=float, default=defaults.max_body_bytes / 2**20,
                         help="request bodies over this many MiB are refused (413)")
     parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
-                        help="images over this many pixels are refused before decoding (413)")
+                        help="images over this many pixels are refused from their header, before decoding (413)")
+    parser.add_argument("--max-request-pixels", type=int, default=defaults.max_request_pixels,
+                        help="requests whose images hold more pixels together are refused from their headers, "
+                        "before any is decoded (413)")
+    parser.add_argument("--max-decoding", type=int, default=defaults.max_decoding, metavar="N",
+                        help="requests decoding their images at once; the others wait their turn (with "
+                        "--max-request-pixels, this bounds the memory decoded images take)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                         help="how much the server logs (uvicorn and googlenet)")
 
@@ -53,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from googlenet.weights.model_dir import from_pretrained
 
     options = ServeOptions(backend=args.backend, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
-                           max_body_bytes=int(args.max_body_mb * 2**20), max_pixels=args.max_pixels)
+                           max_body_bytes=int(args.max_body_mb * 2**20), max_pixels=args.max_pixels,
+                           max_request_pixels=args.max_request_pixels, max_decoding=args.max_decoding)
     options.check()
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be from 0 to 65535, got {args.port}")

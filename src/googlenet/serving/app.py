@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException
 
 from googlenet.evaluation.model_source import ModelSource
 from googlenet.models.network import GoogLeNet
-from googlenet.serving.inputs import RequestProblem, decode_image, parse_request, whole_number
+from googlenet.serving.inputs import RequestProblem, decode_images, parse_request, whole_number
 from googlenet.serving.limits import BodyTooLarge, BodyLimitMiddleware
 from googlenet.serving.metrics import MetricsMiddleware, ServerMetrics
 from googlenet.serving.options import ServeOptions
@@ -111,22 +111,24 @@ def _ready(service: ModelService) -> None:
         raise RequestProblem(503, f"the model is {service.state}{why}")
 
 
-async def _images(request: Request, service: ModelService) -> tuple[Any, list[Any]]:
+async def _images(request: Request, service: ModelService, decoding: asyncio.Semaphore) -> tuple[Any, list[Any]]:
     _ready(service)
-    parsed = await parse_request(request, service.options.max_images)
     options = service.options
-    decoded = await run_in_threadpool(lambda: [
-        decode_image(upload, service.model.in_chans, service.preprocessing, service.transform,
-                     options.max_pixels)
-        for upload in parsed.images])
+    parsed = await parse_request(request, options.max_images)
+    async with decoding:  # bounds the memory of decoded pixels: max_decoding requests x max_request_pixels
+        decoded = await run_in_threadpool(
+            decode_images, parsed.images, service.model.in_chans, service.preprocessing, service.transform,
+            options.max_pixels, options.max_request_pixels)
     return parsed, decoded
 
 
 def _add_api_routes(app: FastAPI, service: ModelService) -> None:
+    decoding = asyncio.Semaphore(service.options.max_decoding)
+
     @app.post("/v1/predict")
     async def predict(request: Request) -> dict[str, Any]:
         started = time.perf_counter()
-        parsed, decoded = await _images(request, service)
+        parsed, decoded = await _images(request, service, decoding)
         top_k = whole_number(parsed.fields, "top_k", min(5, service.model.num_classes), 1, service.model.num_classes)
         answers = await service.classify([image.tensor for image in decoded], top_k)
         return {
@@ -138,7 +140,7 @@ def _add_api_routes(app: FastAPI, service: ModelService) -> None:
 
     @app.post("/v1/explain")
     async def explain(request: Request) -> dict[str, Any]:
-        parsed, decoded = await _images(request, service)
+        parsed, decoded = await _images(request, service, decoding)
         if len(decoded) != 1:
             raise RequestProblem(422, f"explain takes one image, got {len(decoded)}")
         class_index = None

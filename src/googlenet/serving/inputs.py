@@ -123,16 +123,20 @@ class DecodedImage:
     warnings: list[str]  # what `googlenet predict` would say of this image alone: converted or resized to fit
 
 
-def decode_image(upload: ImageUpload, in_chans: int, preprocessing: Any, transform: Callable[[Any], Tensor],
-                 max_pixels: int) -> DecodedImage:
-    """One uploaded file as the model's input, through the one open-and-convert of googlenet.data, with
-    the input-fit warnings of googlenet.evaluation.input_fit (the words `googlenet predict` uses).
+def decode_images(uploads: list[ImageUpload], in_chans: int, preprocessing: Any, transform: Callable[[Any], Tensor],
+                  max_pixels: int, max_request_pixels: int) -> list[DecodedImage]:
+    """A request's files as the model's inputs. Every header is read first: an image over `max_pixels`, or
+    images over `max_request_pixels` together, are refused before any of them is decoded."""
+    total = sum(image_pixels(upload, max_pixels) for upload in uploads)
+    if total > max_request_pixels:
+        raise RequestProblem(413, f"{len(uploads)} image(s) of {total:,} pixels in all, over the limit of "
+                             f"{max_request_pixels:,} pixels per request; send them in several requests")
+    return [decode_image(upload, in_chans, preprocessing, transform) for upload in uploads]
 
-    Its header is read first, so an image over `max_pixels` (a decompression bomb) is refused before it
-    is decoded."""
-    from googlenet.data.images import read_image, to_model_channels
-    from googlenet.evaluation.input_fit import InputFitNotes
 
+def image_pixels(upload: ImageUpload, max_pixels: int) -> int:
+    """Width x height of an uploaded file, from its header alone (PIL's open is lazy); an image over
+    `max_pixels` (a decompression bomb) is refused here, before it is decoded."""
     name, data = upload.name, upload.data
     if not data:
         raise RequestProblem(422, f"{name}: empty file (0 bytes)")
@@ -148,13 +152,26 @@ def decode_image(upload: ImageUpload, in_chans: int, preprocessing: Any, transfo
             raise RequestProblem(415, f"{name}: not an image (no image format recognised in its {len(data):,} bytes)") from None
         except Exception as error:  # PIL raises OSError, SyntaxError, struct.error... by format
             raise RequestProblem(422, f"{name}: damaged image header ({error})") from None
-        if width * height > max_pixels:
-            raise RequestProblem(413, f"{name}: {width}x{height} = {width * height:,} pixels, over the limit of "
-                                 f"{max_pixels:,} (a decompression bomb?)")
+    if width * height > max_pixels:
+        raise RequestProblem(413, f"{name}: {width}x{height} = {width * height:,} pixels, over the limit of "
+                             f"{max_pixels:,} (a decompression bomb?)")
+    return width * height
+
+
+def decode_image(upload: ImageUpload, in_chans: int, preprocessing: Any,
+                 transform: Callable[[Any], Tensor]) -> DecodedImage:
+    """One uploaded file, its size already checked (`image_pixels`), as the model's input: through the one
+    open-and-convert of googlenet.data, with the input-fit warnings of googlenet.evaluation.input_fit (the
+    words `googlenet predict` uses)."""
+    from googlenet.data.images import read_image, to_model_channels
+    from googlenet.evaluation.input_fit import InputFitNotes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked by image_pixels instead
         try:
-            picture = read_image(data)
+            picture = read_image(upload.data)
         except Exception as error:
-            raise RequestProblem(422, f"{name}: truncated or damaged image ({error})") from None
+            raise RequestProblem(422, f"{upload.name}: truncated or damaged image ({error})") from None
     notes = InputFitNotes(preprocessing, in_chans)
-    notes.note(name, picture.mode, picture.size)
+    notes.note(upload.name, picture.mode, picture.size)
     return DecodedImage(transform(to_model_channels(picture, in_chans)), notes.messages())

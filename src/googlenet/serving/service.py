@@ -180,7 +180,8 @@ class ModelService:
             "backend": getattr(self.fast, "backend", None), "backend_detail": self.backend_detail,
             "max_batch": self.options.max_batch, "max_wait_ms": self.options.max_wait_ms,
             "limits": {"max_body_bytes": self.options.max_body_bytes, "max_pixels": self.options.max_pixels,
-                       "max_images": self.options.max_images},
+                       "max_request_pixels": self.options.max_request_pixels, "max_images": self.options.max_images,
+                       "max_decoding": self.options.max_decoding},
         }
 
     def examples(self) -> Examples:
