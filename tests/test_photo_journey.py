@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from googlenet.training import batch_size as batch_size_module
-from googlenet.training.batch_size import choose_batch_size, training_mib_per_image
+from googlenet.training.batch_size import choose_batch_size, training_mib_per_image, wanted_batch_size
 from googlenet.training.config import TrainConfig, default_output_dir
 from googlenet.training.epoch_clock import EpochClock
 from googlenet.training.outputs import example_file_name
@@ -18,9 +18,16 @@ from helpers import image_tree
 GIB = 2**30
 
 
-def test_fashion_mnist_at_32_px_keeps_the_batch_of_128_even_on_a_small_machine():
-    batch, why = choose_batch_size(32, 1 * GIB)
-    assert batch == 128 and why.startswith("batch size 128: ") and "32x32" in why
+def test_fashion_mnist_at_32_px_keeps_the_batch_of_256_even_on_a_small_machine():
+    batch, why = choose_batch_size(32, 1 * GIB, train_count=54_000)
+    assert batch == 256 and why.startswith("batch size 256: ") and "32x32" in why
+
+
+def test_small_inputs_take_256_unless_the_training_set_is_small_and_the_paper_size_takes_128():
+    assert wanted_batch_size(32) == wanted_batch_size(112, 25_600) == 256  # 100 steps an epoch
+    assert wanted_batch_size(32, 25_599) == 128  # fewer than 100 steps of 256
+    assert wanted_batch_size(224) == wanted_batch_size(224, 10**6) == 128
+    assert choose_batch_size(64, None, train_count=1_500) == (128, "batch size 128: the free memory cannot be read here")
 
 
 def test_photos_at_224_px_get_the_largest_power_of_two_that_fits_half_the_free_memory():

@@ -20,11 +20,21 @@ def test_every_field_has_user_facing_help():
 
 
 def test_epochs_and_flavour_default_from_init():
-    assert TrainConfig().resolved().epochs == EPOCHS_FROM_SCRATCH == 7
+    assert TrainConfig().resolved().epochs == EPOCHS_FROM_SCRATCH == 5
     assert TrainConfig(init="run").resolved().epochs == EPOCHS_FROM_INIT < EPOCHS_FROM_SCRATCH
     assert TrainConfig(init="run", epochs=9).resolved().epochs == 9
     assert TrainConfig().resolved().flavour == "bn"
     assert TrainConfig(init="run").resolved().flavour is None  # the weights' own, decided when they are read
+
+
+def test_aux_heads_default_on_at_the_papers_224_px_and_off_below_with_the_reason_said():
+    from googlenet.training.setup import default_aux_logits
+
+    assert TrainConfig().aux_logits is None  # decided from the input size when the data is read
+    assert default_aux_logits(32) == (False, "aux heads off below the paper's 224 px: --aux-logits turns them on")
+    assert default_aux_logits(223)[0] is False
+    on, why = default_aux_logits(224)
+    assert on is True and "--no-aux-logits" in why and default_aux_logits(299)[0] is True
 
 
 @pytest.mark.parametrize("options, message", [

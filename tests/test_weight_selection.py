@@ -20,7 +20,7 @@ def result(top1: float, loss: float = 1.0, top5: float = 90.0, skipped: int = 0)
                             skipped=[{"path": f"{i}.png", "reason": "truncated"} for i in range(skipped)])
 
 
-SESSION = object()
+SESSION = SimpleNamespace(config=SimpleNamespace(test_every_epoch=True))  # evaluate_split is replaced
 
 
 def run_state(ema: bool = True, best: float | None = None):
@@ -29,12 +29,12 @@ def run_state(ema: bool = True, best: float | None = None):
                            selection=Selection(epoch=0 if best is not None else None, validation_top1=best))
 
 
-def with_scores(monkeypatch, scores: dict):
+def with_scores(monkeypatch, scores: dict, session=SESSION):
     """evaluate_split answers from `scores`: (which weights, which split) -> top-1; records what it saw."""
     seen = []
 
     def evaluate_split(given_session, model, dataset):
-        assert given_session is SESSION  # the run's session: its device, batch size and ranks
+        assert given_session is session  # the run's session: its device, batch size and ranks
         seen.append((model, dataset))
         return result(scores[(model, dataset)])
 
@@ -55,6 +55,15 @@ def test_the_candidate_is_the_better_on_validation_and_the_test_split_sees_only_
     assert (evaluation.raw.top1, evaluation.ema.top1, evaluation.test.top1) == (raw_top1, ema_top1, 70.0)
     assert evaluation.validation.top1 == max(raw_top1, ema_top1)
     assert seen[-1] == (weights[candidate], "test") and len(seen) == 3
+
+
+def test_without_test_every_epoch_the_test_split_waits_for_the_end(monkeypatch):
+    state = run_state()
+    quiet = SimpleNamespace(config=SimpleNamespace(test_every_epoch=False))
+    seen = with_scores(monkeypatch, {(state.model, "val"): 50.0, (state.ema.module, "val"): 60.0}, quiet)
+    evaluation = evaluate_epoch(quiet, state, SimpleNamespace(validation="val", test="test"))
+    assert (evaluation.candidate, evaluation.test) == ("ema", None)
+    assert [split for _, split in seen] == ["val", "val"]
 
 
 def test_without_ema_the_raw_weights_are_evaluated_and_chosen(monkeypatch):

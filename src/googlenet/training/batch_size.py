@@ -1,4 +1,5 @@
-"""The default batch size: 128 images a step, or as many as fit in the free memory at the run's input size.
+"""The default batch size: 256 images a step below the paper's 224 px (128 for small training sets and at 224
+px and more), or as many as fit in the free memory at the run's input size.
 
 Training memory grows with the images in a step and with the square of their side. One SGD step of the
 bn and torchvision flavours (auxiliary heads on, channels-last, float32, 2 steps, peak RSS of a fresh
@@ -15,7 +16,14 @@ from pathlib import Path
 
 import torch
 
-DEFAULT_BATCH_SIZE = 128  # the paper-scale default; Fashion-MNIST's published results use it
+DEFAULT_BATCH_SIZE = 128  # the paper-scale default (inputs of 224 px and more) and small training sets'
+# Below the paper's input size the step is cheap and a batch of 256 runs more images a second: on a 2-core
+# AVX-512 + BF16 CPU at 32x32, 1128 images/s against 966 at 128 (aux heads off; float32 under AVX2: 670
+# against 619), with the learning rate scaled linearly (setup.py).
+SMALL_INPUT_BATCH_SIZE = 256
+PAPER_INPUT_SIZE = 224
+# A training set too small for this many steps an epoch at 256 keeps 128: a short schedule needs steps.
+MIN_STEPS_FOR_LARGER_BATCH = 100
 # Evaluation keeps no activations for a backward pass: a larger batch than training's fits, unless the
 # training batch was itself cut down to fit the memory.
 EVALUATION_BATCH_SIZE = 256
@@ -46,32 +54,45 @@ def free_memory_bytes(device: torch.device) -> int | None:
         return None
 
 
-def choose_batch_size(input_size: int, free_bytes: int | None, processes_sharing: int = 1) -> tuple[int, str]:
+def wanted_batch_size(input_size: int, train_count: int | None = None) -> int:
+    """The batch size memory permitting: 256 below 224 px unless the training set (`train_count` images a
+    process) has fewer than MIN_STEPS_FOR_LARGER_BATCH batches of it; else 128."""
+    if input_size >= PAPER_INPUT_SIZE:
+        return DEFAULT_BATCH_SIZE
+    if train_count is not None and train_count < SMALL_INPUT_BATCH_SIZE * MIN_STEPS_FOR_LARGER_BATCH:
+        return DEFAULT_BATCH_SIZE
+    return SMALL_INPUT_BATCH_SIZE
+
+
+def choose_batch_size(input_size: int, free_bytes: int | None, processes_sharing: int = 1,
+                      train_count: int | None = None) -> tuple[int, str]:
     """(the batch size, the reason in words) for training at `input_size` with `free_bytes` free, shared by
-    `processes_sharing` training processes (several ranks on one CPU)."""
+    `processes_sharing` training processes (several ranks on one CPU), on `train_count` training images."""
+    wanted = wanted_batch_size(input_size, train_count)
     per_image = training_mib_per_image(input_size)
     side = f"{input_size}x{input_size}"
     if free_bytes is None:
-        return DEFAULT_BATCH_SIZE, f"batch size {DEFAULT_BATCH_SIZE}: the free memory cannot be read here"
+        return wanted, f"batch size {wanted}: the free memory cannot be read here"
     free_gib = free_bytes / 2**30
     budget_mib = free_bytes / 2**20 * SHARE_OF_FREE_MEMORY / processes_sharing
-    needed_gib = DEFAULT_BATCH_SIZE * per_image / 1024
-    if budget_mib >= DEFAULT_BATCH_SIZE * per_image:
-        return DEFAULT_BATCH_SIZE, (f"batch size {DEFAULT_BATCH_SIZE}: its training at {side} takes about "
-                                    f"{needed_gib:.1f} GiB, within half the {free_gib:.1f} GiB free")
+    needed_gib = wanted * per_image / 1024
+    if budget_mib >= wanted * per_image:
+        return wanted, (f"batch size {wanted}: its training at {side} takes about {needed_gib:.1f} GiB, within half "
+                        f"the {free_gib:.1f} GiB free")
     fits = int(budget_mib // per_image)
     batch = max(2, 1 << (max(fits, 1).bit_length() - 1))  # a power of two: the kernels' favourite shapes
     sharing = f" shared by {processes_sharing} processes" if processes_sharing > 1 else ""
-    return batch, (f"batch size {batch}, not {DEFAULT_BATCH_SIZE}: at {side} each image takes about "
-                   f"{per_image:.0f} MiB to train, and {DEFAULT_BATCH_SIZE} would need {needed_gib:.1f} GiB, more "
+    return batch, (f"batch size {batch}, not {wanted}: at {side} each image takes about "
+                   f"{per_image:.0f} MiB to train, and {wanted} would need {needed_gib:.1f} GiB, more "
                    f"than half the {free_gib:.1f} GiB free{sharing}; --batch-size overrides")
 
 
-def default_batch_size(input_size: int, context: object) -> tuple[int, str]:
-    """`choose_batch_size` for this process's device, the same on every rank (the smallest any chose)."""
+def default_batch_size(input_size: int, context: object, train_count: int | None = None) -> tuple[int, str]:
+    """`choose_batch_size` for this process's device, the same on every rank (the smallest any chose);
+    `train_count`: the training images per process."""
     device = context.device  # type: ignore[attr-defined]
     sharing = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if device.type == "cpu" else 1
-    batch, why = choose_batch_size(input_size, free_memory_bytes(device), sharing)
+    batch, why = choose_batch_size(input_size, free_memory_bytes(device), sharing, train_count)
     if getattr(context, "enabled", False):
         import torch.distributed as dist
 

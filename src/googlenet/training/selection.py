@@ -2,9 +2,9 @@
 
 At the end of each epoch the raw and the averaged (EMA) weights are evaluated on the validation split;
 the better of the two is the epoch's candidate, and it replaces the kept weights (model/) when its
-validation top-1 beats the best so far. The test split is evaluated each epoch on the candidate, for
-information only (the `test_*` columns), and once more at the end on the kept weights as read back from
-model/. Without a validation split every epoch's candidate is kept: the final weights, averaged where
+validation top-1 beats the best so far. The test split is evaluated once, at the end, on the kept weights
+as read back from model/; with --test-every-epoch also each epoch on the candidate, for information only
+(the `test_*` columns). Without a validation split every epoch's candidate is kept: the final weights, averaged where
 the run averages (the fixed-length convention).
 """
 
@@ -27,7 +27,7 @@ class EpochEvaluation:
     raw: EvaluationResult | None  # raw weights on the validation split (None: no validation split)
     ema: EvaluationResult | None  # averaged weights on the validation split
     candidate: str  # "raw" or "ema": the better on validation, or the final weights without validation
-    test: EvaluationResult | None  # the candidate on the test split (None: no test split)
+    test: EvaluationResult | None  # the candidate on the test split (None: none, or not every epoch)
 
     @property
     def validation(self) -> EvaluationResult | None:
@@ -44,7 +44,7 @@ def evaluate_epoch(session: Session, state: RunState, data: Any) -> EpochEvaluat
     else:
         candidate = "ema" if state.ema is not None else "raw"
     test = None
-    if data.test is not None:
+    if data.test is not None and session.config.test_every_epoch:
         test = evaluate_split(session, weights_of(state, candidate), data.test)
     return EpochEvaluation(raw, ema, candidate, test)
 

@@ -84,8 +84,8 @@ def load_choosing_batch_size(config: TrainConfig, input_size: int | None, normal
                              context: Any) -> tuple[Any, TrainConfig, int]:
     """(the data, `config` with its batch size, the evaluation's batch size). The batch size is --batch-size,
     or what fits in memory at the data's input size; the data's defaults count the run's steps at it (a
-    run too short to augment), so where memory allows fewer than the default the data is loaded again at
-    the batch chosen. Evaluation keeps no activations for a backward pass and takes larger batches, but
+    run too short to augment), so where memory allows fewer than the default, or a larger batch (small
+    inputs) makes the run that short, the data is loaded again at the batch chosen. Evaluation keeps no activations for a backward pass and takes larger batches, but
     never more than a batch chosen for the memory."""
     from googlenet.training import batch_size as sizes
 
@@ -94,14 +94,30 @@ def load_choosing_batch_size(config: TrainConfig, input_size: int | None, normal
         return data, config, max(config.batch_size, sizes.EVALUATION_BATCH_SIZE)
     data = load_on_every_rank(replace(config, batch_size=sizes.DEFAULT_BATCH_SIZE), input_size, normalization,
                               context)
-    batch_size, why = sizes.default_batch_size(data.preprocessing.input_size, context)
+    batch_size, why = sizes.default_batch_size(data.preprocessing.input_size, context,
+                                               len(data.train) // context.world_size)
     config = replace(config, batch_size=batch_size)
     evaluation_batch = max(batch_size, sizes.EVALUATION_BATCH_SIZE)
-    if batch_size < sizes.DEFAULT_BATCH_SIZE:
+    if batch_size < sizes.DEFAULT_BATCH_SIZE or _short_run_changes(config, len(data.train), context.world_size):
         data = load_on_every_rank(config, input_size, normalization, context)  # the same input size: the same data
+    if batch_size < sizes.DEFAULT_BATCH_SIZE:
         evaluation_batch = batch_size
     data.decisions.append(why)
     return data, config, evaluation_batch
+
+
+def _short_run_changes(config: TrainConfig, train_count: int, world_size: int) -> bool:
+    """Whether a batch larger than the default it was counted at makes the run short enough for the data's
+    defaults to choose otherwise (no augmentation under SHORT_RUN_STEPS): only then is the data loaded again,
+    which takes seconds."""
+    from googlenet.data.defaults import SHORT_RUN_STEPS
+    from googlenet.training.batch_size import DEFAULT_BATCH_SIZE
+
+    if config.train_preset != "auto" or config.batch_size is None or config.epochs is None:
+        return False
+    steps = [config.epochs * max(1, train_count // (batch * world_size)) for batch in (DEFAULT_BATCH_SIZE,
+                                                                                       config.batch_size)]
+    return (steps[0] < SHORT_RUN_STEPS) != (steps[1] < SHORT_RUN_STEPS)
 
 
 def _first(dataset: Dataset | None, count: int | None) -> Dataset | None:
@@ -217,6 +233,10 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
     data, config, evaluation_batch = load_choosing_batch_size(config, input_size, normalization, context)
     if why:
         data.decisions.append(why)
+    if config.aux_logits is None:
+        aux_logits, why = default_aux_logits(data.preprocessing.input_size)
+        data.decisions.append(why)
+        config = replace(config, aux_logits=aux_logits)
     if config.init is None and (data.image_side or 0) > PRETRAINED_ADVICE_SIDE:
         notes.append(pretrained_advice(data.image_side))
     model, description = build_model(config, data, initial_weights)
@@ -245,6 +265,16 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
     )
     state = RunState(model, optimizer, schedule, ema, totals=EpochTotals().to(context.device))
     return session, state, data, config
+
+
+def default_aux_logits(input_size: int) -> tuple[bool, str]:
+    """(train with the auxiliary classifiers, why): at the paper's 224 px and more, as the paper trains; below
+    it they cost about 15% of a step's images/s (2-core CPU, 32x32) and the short recipe does not need them."""
+    from googlenet.training.batch_size import PAPER_INPUT_SIZE
+
+    if input_size >= PAPER_INPUT_SIZE:
+        return True, f"aux heads on at {input_size} px, as the paper trains (--no-aux-logits turns them off)"
+    return False, (f"aux heads off below the paper's {PAPER_INPUT_SIZE} px: --aux-logits turns them on")
 
 
 def pretrained_advice(image_side: int) -> str:
@@ -278,8 +308,9 @@ def describe_start(session: Any, data: Any, notes: list[str]) -> list[str]:
         lines.append("validation: none: the final weights are kept" +
                      (", averaged (EMA)" if config.ema_decay is not None else ""))
     if data.test is not None:
-        lines.append(f"test: {len(data.test):,} images: reported each epoch for information and once at the end "
-                     "on the kept weights; never used to choose")
+        when = ("each epoch for information and once at the end on the kept weights" if config.test_every_epoch
+                else "once, at the end, on the kept weights (--test-every-epoch: each epoch too)")
+        lines.append(f"test: {len(data.test):,} images: evaluated {when}; never used to choose")
     lines += [f"  {decision}" for decision in getattr(data, "decisions", [])]
     global_batch = config.batch_size * session.context.world_size
     lines.append(f"{session.steps_per_epoch} steps of {global_batch} images per epoch"
