@@ -68,3 +68,4 @@ def test_the_summary_names_the_split_of_every_figure():
     without_validation = dataclasses.replace(result, selected_by="final epoch (no validation split)",
                                              validation=None)
     assert "validation accuracy" not in without_validation.summary()
+

@@ -38,9 +38,10 @@ def memory_for(batch: int) -> int:
     return int(batch * 1.5 * sizes.training_mib_per_image(32) * 2**20 / sizes.SHARE_OF_FREE_MEMORY)
 
 
-@pytest.mark.parametrize("free_for, batch, steps", [(64, 64, 843), (512, 128, 421)])
+@pytest.mark.parametrize("free_for, batch, steps", [(64, 64, 843), (100, 128, 421), (512, 256, 210)])
 def test_the_runs_length_is_counted_at_the_batch_size_memory_allows(free_for, batch, steps, monkeypatch):
-    # Fashion-MNIST, 1 epoch: 54,000 training images. 421 steps of 128, 843 of 64: both too short to augment.
+    # Fashion-MNIST, 1 epoch: 54,000 training images. 210 steps of 256, 421 of 128, 843 of 64: all too short
+    # to augment.
     monkeypatch.setattr(sizes, "free_memory_bytes", lambda device: memory_for(free_for))
     data, config, evaluation_batch = load_choosing_batch_size(TrainConfig(epochs=1), None, None, ALONE)
     decisions = " ".join(data.decisions)

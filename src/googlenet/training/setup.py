@@ -84,40 +84,27 @@ def load_choosing_batch_size(config: TrainConfig, input_size: int | None, normal
                              context: Any) -> tuple[Any, TrainConfig, int]:
     """(the data, `config` with its batch size, the evaluation's batch size). The batch size is --batch-size,
     or what fits in memory at the data's input size; the data's defaults count the run's steps at it (a
-    run too short to augment), so where memory allows fewer than the default, or a larger batch (small
-    inputs) makes the run that short, the data is loaded again at the batch chosen. Evaluation keeps no activations for a backward pass and takes larger batches, but
-    never more than a batch chosen for the memory."""
+    run too short to augment). The data is read counting at the batch the input size most likely gets
+    (given, or the data's own: 256 below 224 px), and read again only where the batch chosen is another
+    (a larger input, a small training set, little memory). Evaluation keeps no activations for a backward
+    pass and takes larger batches, but never more than a batch chosen for the memory."""
     from googlenet.training import batch_size as sizes
 
     if config.batch_size is not None:
         data = load_on_every_rank(config, input_size, normalization, context)
         return data, config, max(config.batch_size, sizes.EVALUATION_BATCH_SIZE)
-    data = load_on_every_rank(replace(config, batch_size=sizes.DEFAULT_BATCH_SIZE), input_size, normalization,
-                              context)
+    counted_at = sizes.wanted_batch_size(input_size if input_size is not None else 0)
+    data = load_on_every_rank(replace(config, batch_size=counted_at), input_size, normalization, context)
     batch_size, why = sizes.default_batch_size(data.preprocessing.input_size, context,
                                                len(data.train) // context.world_size)
     config = replace(config, batch_size=batch_size)
     evaluation_batch = max(batch_size, sizes.EVALUATION_BATCH_SIZE)
-    if batch_size < sizes.DEFAULT_BATCH_SIZE or _short_run_changes(config, len(data.train), context.world_size):
+    if batch_size != counted_at:
         data = load_on_every_rank(config, input_size, normalization, context)  # the same input size: the same data
     if batch_size < sizes.DEFAULT_BATCH_SIZE:
         evaluation_batch = batch_size
     data.decisions.append(why)
     return data, config, evaluation_batch
-
-
-def _short_run_changes(config: TrainConfig, train_count: int, world_size: int) -> bool:
-    """Whether a batch larger than the default it was counted at makes the run short enough for the data's
-    defaults to choose otherwise (no augmentation under SHORT_RUN_STEPS): only then is the data loaded again,
-    which takes seconds."""
-    from googlenet.data.defaults import SHORT_RUN_STEPS
-    from googlenet.training.batch_size import DEFAULT_BATCH_SIZE
-
-    if config.train_preset != "auto" or config.batch_size is None or config.epochs is None:
-        return False
-    steps = [config.epochs * max(1, train_count // (batch * world_size)) for batch in (DEFAULT_BATCH_SIZE,
-                                                                                       config.batch_size)]
-    return (steps[0] < SHORT_RUN_STEPS) != (steps[1] < SHORT_RUN_STEPS)
 
 
 def _first(dataset: Dataset | None, count: int | None) -> Dataset | None:
