@@ -135,7 +135,8 @@ class GoogLeNet_Weights(enum.Enum):  # noqa: N801 - torchvision's name, so code 
         name = getattr(weights, "name", weights)  # torchvision's GoogLeNet_Weights member has the same names
         if isinstance(name, str) and name in cls.__members__:
             return cls[name]
-        raise ValueError(f"unknown GoogLeNet weights {weights!r}; choose one of: {', '.join(cls.__members__)}")
+        raise ValueError(f"unknown GoogLeNet weights {weights!r}; choose one of: {', '.join(cls.__members__)} (a model "
+                         "directory, a training run directory or hf-hub:user/repo loads with from_pretrained)")
 
 
 def file_sha256(path: Path) -> str:
