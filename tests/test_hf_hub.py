@@ -182,3 +182,19 @@ def test_initial_weights_come_from_a_repo_id(hf_cache, saved):
     assert torch.equal(initial.model.inception5b.branch1.conv.weight, first.inception5b.branch1.conv.weight)
     with pytest.raises(ValueError, match=r"Hub repository hf-hub:someone/absent: config.json is not in the Hugging Face"):
         load_initial_weights("hf-hub:someone/absent", num_classes=4, in_chans=3)
+
+
+def test_commands_take_a_hub_name_and_never_export_into_the_cache(hf_cache, saved, capsys):
+    from googlenet.cli import main
+    from googlenet.evaluation.model_source import find_model
+    from googlenet.weights.export import export
+
+    cache_repo(hf_cache, "someone/googlenet-tiny", saved[1][0])
+    source = find_model("hf-hub:someone/googlenet-tiny")
+    assert source.model_dir.name == COMMIT and source.describe() == "hf-hub:someone/googlenet-tiny"
+    before = sorted(path.name for path in hf_cache.rglob("*"))
+    assert main(["export", "hf-hub:someone/googlenet-tiny", "--format", "torchscript"]) == 2
+    assert "hf-hub:someone/googlenet-tiny is read from the Hugging Face cache: give --output" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"read from the Hugging Face cache: give the export an output path"):
+        export("hf-hub:someone/googlenet-tiny", format="torchscript")
+    assert sorted(path.name for path in hf_cache.rglob("*")) == before

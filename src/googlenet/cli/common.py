@@ -78,10 +78,12 @@ def add_option(parser: argparse.ArgumentParser, *flags: str, shown_default: Any 
     return action
 
 
+MODEL_HELP = ("a model directory (config.json + model.safetensors), a training run directory (its model/: the "
+              "weights the run kept) or hf-hub:user/repo (a Hugging Face Hub repository)")
+
+
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL",
-                        help="a model directory (config.json + model.safetensors) or a training run directory "
-                        "(its model/: the weights the run kept)")
+    parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:

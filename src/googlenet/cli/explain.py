@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from googlenet.cli.common import add_model_argument
+
 HELP = "where the network looked (Grad-CAM) and which Inception branches carried the evidence, as a PNG"
 DESCRIPTION = ("Write the Grad-CAM overlay and the branch shares of the nine Inception modules for one image as "
                "one PNG; with --json, print the numbers too.")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="a model directory or a training run directory")
+    add_model_argument(parser)
     parser.add_argument("image", metavar="IMAGE", help="an image file")
     parser.add_argument("--class", dest="class_name", metavar="NAME",
                         help="the class to explain (default: the predicted one)")

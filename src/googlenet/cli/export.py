@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from googlenet.cli.common import EXIT_OK, add_model_argument
+from googlenet.cli.common import EXIT_OK, CommandError, add_model_argument
 
 HELP = "inference model for another runtime: ONNX, torch.export (.pt2), TorchScript"
 
@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from googlenet.weights.export import export, sidecar_path
 
     source = find_model(args.model)
+    if source.hub_name is not None and args.output is None:  # never into the Hugging Face cache
+        raise CommandError(f"{source.hub_name} is read from the Hugging Face cache: give --output")
     path = export(source.model_dir, args.output, args.format)
     print(f"wrote {path} and {sidecar_path(path)} from {source.describe()}")
     return EXIT_OK

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from googlenet.cli.common import EXIT_INTERRUPTED
+from googlenet.cli.common import EXIT_INTERRUPTED, add_model_argument
 from googlenet.serving.options import SERVE_BACKENDS, ServeOptions
 
 HELP = "serve the model over HTTP: a prediction API with dynamic batching, health, metrics, and an explorer page"
@@ -24,7 +24,7 @@ GRACEFUL_SECONDS = 30
 
 def configure(parser: argparse.ArgumentParser) -> None:
     defaults = ServeOptions()
-    parser.add_argument("model", metavar="MODEL", help="a model directory or a training run directory")
+    add_model_argument(parser)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on; 0.0.0.0 opens the service to the network")
     parser.add_argument("--port", type=int, default=8000, help="TCP port")
