@@ -162,6 +162,6 @@ def test_a_failed_export_leaves_the_previous_one_whole(tmp_path, monkeypatch):
         export(directory, format="torchscript")
     assert (path.read_bytes(), sidecar_path(path).read_bytes()) == before
     assert sorted(p.name for p in directory.iterdir()) == sorted(
-        ["config.json", "model.safetensors", path.name, sidecar_path(path).name])  # no temporary left behind
+        ["README.md", "config.json", "model.safetensors", path.name, sidecar_path(path).name])  # no temporary left behind
     monkeypatch.undo()
     assert_matches_pytorch(torch.jit.load(path), from_pretrained(directory))

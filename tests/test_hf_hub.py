@@ -161,7 +161,9 @@ def test_push_to_hub_uploads_a_saved_copy(recorded_pushes, saved, tmp_path):
     url = push_to_hub(model, "me/other", class_names=["x", "y", "z"])
     upload = recorded_pushes[1]
     assert url.startswith("https://huggingface.co/me/other/commit/")
-    assert upload["repo_id"] == "me/other" and upload["files"] == ["config.json", "model.safetensors"]
+    assert upload["repo_id"] == "me/other" and upload["files"] == ["README.md", "config.json", "model.safetensors"]
+    card = huggingface_hub.ModelCard.load(upload["copy"] / "README.md")  # the model card, naming its repository
+    assert card.data.pipeline_tag == "image-classification" and "googlenet.from_pretrained('hf-hub:me/other')" in card.text
     pushed = from_pretrained(upload["copy"])
     assert pushed.class_names == ["x", "y", "z"] and same_weights(pushed, model)
 

@@ -66,7 +66,7 @@ def test_round_trip_gives_the_same_model(tmp_path, flavour, options):
                                   channel_order="L" if channels == 1 else "RGB")
     directory = save_pretrained(model, tmp_path / "saved", class_names=names, preprocessing=preprocessing)
 
-    assert sorted(path.name for path in directory.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(path.name for path in directory.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((directory / "config.json").read_text())
     assert config["architecture"] == "googlenet" and config["format_version"] == 1
     assert config["model"] == model.config.to_dict()

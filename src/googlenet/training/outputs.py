@@ -29,6 +29,7 @@ from torch import nn
 from googlenet.atomic_files import atomic_directory, write_text, write_with
 from googlenet.weights.sources import EVALUATION_NAME as EVALUATION_FILE
 from googlenet.training.config import CHECKPOINT_VERSION, CONFIG_FILE, MODEL_DIR, RUN_FORMAT_KEY, TrainConfig
+from googlenet.weights.model_card import write_model_card
 
 EXAMPLES_DIR = "examples"
 MAX_EXAMPLES = 20  # one image per class, for the first classes of a data set with more
@@ -80,7 +81,7 @@ class RunOutputs:
         from googlenet.weights.model_dir import write_model_directory
 
         write_model_directory(model, self.run_dir / MODEL_DIR,
-                              extra_files={EVALUATION_FILE: json.dumps(evaluation, indent=2)})
+                              extra_files={EVALUATION_FILE: json.dumps(evaluation, indent=2)}, run_dir=self.run_dir)
 
     def write_examples(self, data: Any) -> list[Path]:
         """examples/CLASS.png: the first image of each class in `data`'s test split (else its validation
@@ -103,6 +104,7 @@ class RunOutputs:
 
     def write_evaluation(self, evaluation: dict[str, Any]) -> None:
         write_text(self.run_dir / MODEL_DIR / EVALUATION_FILE, json.dumps(evaluation, indent=2))
+        write_model_card(self.run_dir / MODEL_DIR, run_dir=self.run_dir)  # with the test figures
 
     def write_confusion_matrix(self, matrix: list[list[int]], class_names: list[str], title: str) -> None:
         self._save_figure(confusion_figure(matrix, class_names, title), self.run_dir / CONFUSION_PLOT)

@@ -4,6 +4,7 @@ A model directory is the Hugging Face Hub layout, so `huggingface_hub` can push 
 works fully offline as a plain local folder:
 
     model.safetensors   the state_dict (safetensors: tensors only, nothing to execute)
+    README.md           the model card (googlenet.weights.model_card), with the Hub's metadata block
     config.json         {"architecture": "googlenet", "format_version": 1,
                          "model": GoogLeNetConfig fields, "class_names": [...] | null,
                          "preprocessing": Preprocessing fields | null}
@@ -35,6 +36,7 @@ from googlenet.models.preprocessing import Preprocessing
 from googlenet.weights import hf_hub
 from googlenet.weights.export import EXPORT_FORMATS, sidecar_path
 from googlenet.weights.loading import load_checkpoint_file, load_state_dict_checked
+from googlenet.weights.model_card import write_model_card
 from googlenet.weights.sources import (CONFIG_NAME, EVALUATION_NAME, WEIGHTS_NAME, check_model_destination,
                                        locate_model, resolve_model_directory)
 
@@ -99,9 +101,10 @@ def save_pretrained(
 
 
 def write_model_directory(model: GoogLeNet, directory: str | Path, metadata: ModelMetadata | None = None, *,
-                          extra_files: Mapping[str, str] | None = None) -> Path:
+                          extra_files: Mapping[str, str] | None = None, run_dir: Path | None = None) -> Path:
     """The one writer of model directories (`save_pretrained`, a training run's model/): the weights, the
-    config, and `extra_files` (name -> text), swapped in whole. What else the old directory holds (a README)
+    config, `extra_files` (name -> text) and the model card (README.md; `run_dir`: the training run whose
+    config it reads), swapped in whole. What else the old directory holds (a README)
     is carried over, except what describes the old weights: exports and their descriptions
     (`googlenet export`), and a run's evaluation.json. A failure half-way leaves the old directory as it was."""
     directory = Path(directory)
@@ -117,6 +120,7 @@ def write_model_directory(model: GoogLeNet, directory: str | Path, metadata: Mod
         write_text(staging / CONFIG_NAME, json.dumps(document, indent=2) + "\n")
         for name, text in (extra_files or {}).items():
             write_text(staging / name, text)
+        write_model_card(staging, run_dir=run_dir)
     return directory
 
 
@@ -129,10 +133,12 @@ def config_document(model: GoogLeNet, metadata: ModelMetadata) -> dict[str, Any]
 def push_to_hub_directory(directory: str | Path, repo_id: str, **push_options: Any) -> str:
     """Upload a model directory to Hugging Face Hub repository `repo_id`; returns the commit's URL.
     `push_options`: `revision`, `private`, `token`, `commit_message`."""
-    directory = locate_model(directory).model_dir
+    location = locate_model(directory)
+    directory = location.model_dir
     read_config(directory / CONFIG_NAME)  # never push what from_pretrained would refuse
     if not (directory / WEIGHTS_NAME).is_file():
         raise ValueError(f"{directory} has no {WEIGHTS_NAME}: not a model directory to push")
+    write_model_card(directory, run_dir=location.run_dir, repo_id=repo_id)  # the card names the repository
     return hf_hub.push_model_directory(directory, repo_id, files=(CONFIG_NAME, WEIGHTS_NAME), **push_options)
 
 
