@@ -27,6 +27,8 @@ from googlenet.models import (
     paper_table,
 )
 
+# The one place the version is written: pyproject.toml reads it ([tool.setuptools.dynamic]), googlenet
+# --version prints it, and CHANGELOG.md's newest release is it.
 __version__ = "0.1.0"
 
 # name -> the module that defines it, imported on first use (PEP 562). The four verbs are functions:
