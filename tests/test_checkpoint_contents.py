@@ -2,7 +2,6 @@
 named entries, the version rule, the path `--resume` names, the fit check, and the note on a new length."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -45,25 +44,54 @@ def test_resume_names_a_run_directory_or_a_checkpoint_file(given, path):
     assert checkpoint_path(given) == Path(path)
 
 
-def network(**config):
-    values = {"flavour": "paper", "num_classes": 10, "in_chans": 1, "aux_logits": True, "naive": False, **config}
-    return SimpleNamespace(config=SimpleNamespace(to_dict=lambda: values), class_names=["a", "b"])
+def fits(saved: dict, **run) -> None:
+    """check_fits of `saved` against a run that differs from it in `run` (model config keys, class_names,
+    preprocessing)."""
+    from googlenet.models.preprocessing import Preprocessing
+
+    model_config = {key: run.pop(key, value) for key, value in saved["model_config"].items()}
+    check_fits(saved, Path("c.pt"), model_config=model_config, class_names=run.pop("class_names", ["a", "b"]),
+               preprocessing=run.pop("preprocessing", Preprocessing(**saved["preprocessing"])))
 
 
 def test_a_checkpoint_of_another_network_or_other_classes_does_not_fit():
-    saved = {"model_config": network().config.to_dict(), "class_names": ["a", "b"]}
-    check_fits(saved, network(), Path("c.pt"))
-    check_fits({**saved, "class_names": None}, network(), Path("c.pt"))  # an older checkpoint without names
-    for key, value in (("flavour", "torchvision"), ("num_classes", 5), ("in_chans", 3), ("aux_logits", False),
-                       ("naive", True)):
+    from googlenet.models.preprocessing import Preprocessing
+
+    gray = Preprocessing(input_size=32, resize_size=32, mean=(0.286,), std=(0.353,), channel_order="L")
+    saved = {"model_config": {"flavour": "paper", "num_classes": 2, "in_chans": 1, "aux_logits": True},
+             "class_names": ["a", "b"], "preprocessing": gray.to_dict()}
+    fits(saved)
+    fits({**saved, "class_names": None})  # an older checkpoint without names
+    for key, value in (("flavour", "torchvision"), ("num_classes", 5), ("in_chans", 3), ("aux_logits", False)):
         with pytest.raises(ValueError, match=rf"^checkpoint c\.pt does not fit this run \({key}: checkpoint "):
-            check_fits(saved, network(**{key: value}), Path("c.pt"))
-    with pytest.raises(ValueError, match=r"^checkpoint c\.pt was trained on classes \['x', 'y'\], this data set has \['a', 'b'\]$"):
-        check_fits({**saved, "class_names": ["x", "y"]}, network(), Path("c.pt"))
-    message = "checkpoint c.pt does not fit this run (num_classes: checkpoint 10 vs this run 5, in_chans: checkpoint 1 vs this run 3)"
+            fits(saved, **{key: value})
+    with pytest.raises(ValueError, match=r"^checkpoint c\.pt was trained on classes \['a', 'b'\], this data set has \['x', 'y'\]$"):
+        fits(saved, class_names=["x", "y"])
+    message = "checkpoint c.pt does not fit this run (num_classes: checkpoint 2 vs this run 5, in_chans: checkpoint 1 vs this run 3)"
     with pytest.raises(ValueError) as refused:
-        check_fits(saved, network(num_classes=5, in_chans=3), Path("c.pt"))
+        fits(saved, num_classes=5, in_chans=3)
     assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"input_size": 64}, "input_size: checkpoint 32 vs this run 64"),
+    ({"resize_size": 36}, "resize_size: checkpoint 32 vs this run 36"),
+    ({"mean": (0.5,)}, "mean: checkpoint (0.286,) vs this run (0.5,)"),
+    ({"std": (0.25,)}, "std: checkpoint (0.353,) vs this run (0.25,)"),
+    ({"mean": (0.286,) * 3, "std": (0.353,) * 3, "channel_order": "RGB"}, "channels: checkpoint 1 vs this run 3"),
+])
+def test_a_checkpoint_whose_images_were_prepared_otherwise_does_not_fit(change, named):
+    from dataclasses import replace
+
+    from googlenet.models.preprocessing import Preprocessing
+
+    gray = Preprocessing(input_size=32, resize_size=32, mean=(0.286,), std=(0.353,), channel_order="L")
+    saved = {"model_config": {"num_classes": 2}, "class_names": ["a", "b"], "preprocessing": gray.to_dict()}
+    with pytest.raises(ValueError) as refused:
+        fits(saved, preprocessing=replace(gray, **change))
+    message = str(refused.value)
+    assert message.startswith("checkpoint c.pt does not fit this run: the images would be prepared otherwise (")
+    assert named in message and "\n" not in message
 
 
 def test_the_note_on_a_new_length_says_where_the_learning_rate_goes():
@@ -102,16 +130,11 @@ def test_restore_gives_back_the_schedule_and_the_averages_warm_up_and_says_wheth
 
 
 def test_resume_config_is_the_runs_own_directory_never_overwritten(tmp_path):
-    import json
-
-    from googlenet.training.config import CONFIG_FILE
-    from googlenet.training.resume import resume_config, run_directory
+    from googlenet.training.resume import ResumePoint, resume_config, run_directory
 
     run = tmp_path / "run"
-    run.mkdir()
-    (run / CONFIG_FILE).write_text(json.dumps({**TrainConfig(epochs=3).to_dict(), "output_dir": "elsewhere",
-                                               "overwrite": True}))
-    config = resume_config(run / "checkpoint_best.pth")
+    saved = {**TrainConfig(epochs=3).to_dict(), "output_dir": "elsewhere", "overwrite": True}
+    config = resume_config(ResumePoint(run, run / "checkpoint_best.pth", {"train_config": saved}))
     assert config.output_dir == str(run) and config.overwrite is False and config.epochs == 3
     assert run_directory(run / "old.pth") == run and run_directory(run / "a.b") == run / "a.b"
 

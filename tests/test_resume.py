@@ -8,7 +8,7 @@ import pytest
 
 from googlenet.training.config import TrainConfig
 from googlenet.training.outputs import RunOutputs
-from googlenet.training.resume import check_resume_processes, resolve_for_resume, resume_config
+from googlenet.training.resume import ResumePoint, check_resume_processes, read_resume_point, resume_config
 from googlenet.training.setup import check_output_dir
 
 
@@ -20,57 +20,62 @@ def started_run(tmp_path: Path, **options) -> Path:
     return run
 
 
-def test_resume_config_is_the_runs_config_with_safe_changes(tmp_path):
-    run = started_run(tmp_path, batch_size=64, seed=5, workers=0)
-    config = resume_config(run, {"workers": 2, "progress": False, "epochs": 12, "batch_size": 64})
+def point_of(config: TrainConfig, run_dir: Path) -> ResumePoint:
+    return ResumePoint(run_dir, run_dir / "checkpoint_last.pt", {"version": 2, "train_config": config.to_dict()})
+
+
+def test_the_command_lines_options_are_compared_each_as_given(tmp_path):
+    # The command line gives exactly the options typed: one typed at its default value is still compared.
+    point = point_of(TrainConfig(batch_size=64, seed=5, lr=0.05, workers=0).resolved(), tmp_path)
+    config = resume_config(point, {"workers": 2, "progress": False, "epochs": 12, "batch_size": 64})
     assert (config.batch_size, config.seed, config.workers, config.progress, config.epochs) == (64, 5, 2, False, 12)
-    assert config.output_dir == str(run)
-    assert resume_config(run / "checkpoint_previous.pt").seed == 5  # a checkpoint file names its run
-
-
-def test_resume_config_lists_every_change_that_would_alter_the_run(tmp_path):
-    run = started_run(tmp_path, batch_size=64, seed=5)
+    assert config.output_dir == str(tmp_path) and config.overwrite is False
     with pytest.raises(ValueError) as refused:
-        resume_config(run, {"batch_size": 32, "seed": 1, "input_size": 64, "workers": 3})
+        resume_config(point, {"batch_size": 32, "seed": 1, "input_size": 64, "workers": 3, "lr": 0.1})
     message = str(refused.value)
     assert "--batch-size 32 (the run has 64)" in message and "--seed 1 (the run has 5)" in message
     assert "--input-size 64 (the run has none)" in message and "--workers 3" not in message.split(". Options")[0]
+    assert "--lr 0.1 (the run has 0.05)" in message  # 0.1 is the default, but it was typed
     assert "--workers" in message.split("Options safe to change on resume:")[1]
-
-
-def test_resume_config_names_a_missing_or_broken_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="is .* a training run directory"):
-        resume_config(tmp_path / "nowhere")
-    (tmp_path / "config.json").write_text("{not json")
-    with pytest.raises(ValueError, match="config.json is not valid JSON"):
-        resume_config(tmp_path)
-
-
-def checkpoint_of(config: TrainConfig) -> dict:
-    return {"version": 2, "train_config": config.resolved().to_dict()}
+    with pytest.raises(ValueError, match="^unknown training option\\(s\\): batch$"):
+        resume_config(point, {"batch": 32})
 
 
 def test_resuming_from_python_takes_the_runs_length_and_flavour_unless_given(tmp_path):
-    saved = TrainConfig(epochs=11, flavour="paper", seed=4)
-    config = resolve_for_resume(TrainConfig(seed=4, workers=2), checkpoint_of(saved), tmp_path)
+    point = point_of(TrainConfig(epochs=11, flavour="paper", seed=4), tmp_path)
+    config = resume_config(point, TrainConfig(seed=4, workers=2))
     assert (config.epochs, config.flavour, config.workers) == (11, "paper", 2)
-    assert resolve_for_resume(TrainConfig(seed=4, epochs=14), checkpoint_of(saved), tmp_path).epochs == 14
+    assert resume_config(point, TrainConfig(seed=4, epochs=14)).epochs == 14
     with pytest.raises(ValueError, match=r"--flavour bn \(the run has paper\)"):
-        resolve_for_resume(TrainConfig(seed=4, flavour="bn"), checkpoint_of(saved), tmp_path)
+        resume_config(point, TrainConfig(seed=4, flavour="bn"))
 
 
 def test_resuming_from_python_continues_a_run_started_with_any_options(tmp_path):
     # Options that change the run, left at their defaults, are the run's own (as on the command line).
     saved = TrainConfig(data=str(tmp_path / "images"), batch_size=16, lr=0.05, seed=4, train_preset="small",
                         workers=2, epochs=5).resolved()
+    point = point_of(saved, tmp_path)
     expected = TrainConfig.from_dict({**saved.to_dict(), "output_dir": str(tmp_path), "overwrite": False})
-    assert resolve_for_resume(None, checkpoint_of(saved), tmp_path) == expected  # train(resume=RUN)
+    assert resume_config(point) == expected  # train(resume=RUN)
     # A config's safe options are its own (where and how the run goes), the rest the run's.
-    assert resolve_for_resume(TrainConfig(), checkpoint_of(saved), tmp_path) == replace(expected, workers=0)
-    changed = resolve_for_resume(TrainConfig(epochs=9, workers=1, progress=False), checkpoint_of(saved), tmp_path)
+    assert resume_config(point, TrainConfig()) == replace(expected, workers=0)
+    changed = resume_config(point, TrainConfig(epochs=9, workers=1, progress=False))
     assert changed == replace(expected, epochs=9, workers=1, progress=False)
     with pytest.raises(ValueError, match=r"--lr 0.2 \(the run has 0.05\)"):
-        resolve_for_resume(TrainConfig(lr=0.2), checkpoint_of(saved), tmp_path)
+        resume_config(point, TrainConfig(lr=0.2))
+
+
+def test_resume_names_a_missing_run_or_something_else_in_one_line(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^cannot resume: \S*nowhere does not exist: give a training run directory$"):
+        read_resume_point(tmp_path / "nowhere")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"^cannot resume: \S*plain is not a training run directory") as refused:
+        read_resume_point(tmp_path / "plain")
+    assert "\n" not in str(refused.value)
+    run = started_run(tmp_path)  # started, stopped before its first checkpoint
+    with pytest.raises(FileNotFoundError, match=r"checkpoint_last.pt does not exist; this run has no older"):
+        read_resume_point(run)
 
 
 def test_another_number_of_processes_is_refused_mid_epoch_and_announced_at_a_boundary(tmp_path):
@@ -107,3 +112,19 @@ def test_an_output_dir_that_is_a_file_is_named(tmp_path):
 def test_the_written_config_marks_its_format(tmp_path):
     run = started_run(tmp_path)
     assert json.loads((run / "config.json").read_text())["run_format"] == 2
+
+
+def test_the_command_line_refuses_an_option_typed_at_its_default_that_differs_from_the_runs(tmp_path, capsys):
+    import torch
+
+    from googlenet.cli import main
+    from googlenet.training.config import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+
+    run = tmp_path / "run"
+    run.mkdir()
+    saved = TrainConfig(lr=0.05, output_dir=str(run)).resolved().to_dict()
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "train_config": saved},
+               run / "checkpoint_last.pt")
+    assert main(["train", "--resume", str(run), "--lr", "0.1"]) == 2  # 0.1: the default, typed
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "--lr 0.1 (the run has 0.05)" in error

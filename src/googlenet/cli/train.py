@@ -99,15 +99,14 @@ def _value_parser(kind: type, optional: bool, choices: Any = None) -> Callable[[
 
 
 def run(args: argparse.Namespace) -> int:
-    from googlenet.training.config import TrainConfig
     from googlenet.training.loop import TrainingDiverged
-    from googlenet.training.resume import resume_config
     from googlenet.training.trainer import train
 
+    # Only the options typed are in `given` (their defaults are suppressed): with --resume each one is
+    # compared with the run's, the rest are the run's own.
     given = {key: value for key, value in vars(args).items() if key not in ("command", "run", "resume")}
-    config = resume_config(args.resume, given) if args.resume else TrainConfig(**given)
     try:
-        result = train(config, resume=args.resume)
+        result = train(given, resume=args.resume)
     except TrainingDiverged as error:
         print(f"googlenet train: error: {error}", file=sys.stderr)
         return EXIT_SOME_INPUTS_FAILED

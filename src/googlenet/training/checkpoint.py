@@ -67,13 +67,14 @@ def gather_rank_states(context: DistributedContext, totals: EpochTotals) -> list
 
 
 def build_payload(state: RunState, config: TrainConfig, rank_states: list[dict[str, Any]],
-                  model_record: dict[str, Any]) -> dict[str, Any]:
+                  run_record: dict[str, Any]) -> dict[str, Any]:
     """Everything needed to continue `state` exactly. `rank_states`: `gather_rank_states`'s list;
-    `model_record`: the model's config, classes and preprocessing, to rebuild and check the model."""
+    `run_record`: what a resume reads instead of deriving it again (the model's config, classes and
+    preprocessing, to rebuild and check the model; the evaluation's batch size)."""
     return {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
-        **model_record,
+        **run_record,
         "train_config": config.to_dict(),
         "model": state.model.state_dict(),
         "optimizer": state.optimizer.state_dict(),
@@ -140,17 +141,34 @@ def _next_older(path: Path) -> str:
     return "; this run has no older checkpoint to resume from"
 
 
-def check_fits(checkpoint: dict[str, Any], model: Any, path: Path) -> None:
-    """ValueError unless the checkpoint's network and classes are this run's."""
-    saved, wanted = checkpoint["model_config"], model.config.to_dict()
-    differing = [key for key in ("flavour", "num_classes", "in_chans", "aux_logits", "naive")
-                 if saved.get(key) != wanted.get(key)]
+def check_fits(checkpoint: dict[str, Any], path: Path, *, model_config: dict[str, Any], class_names: list[str],
+               preprocessing: Any) -> None:
+    """ValueError of one line unless the checkpoint's network (the `model_config` entries given), classes
+    and preprocessing (input size, resize, channels, mean, std) are this run's."""
+    saved = checkpoint["model_config"]
+    differing = [f"{key}: checkpoint {saved.get(key)!r} vs this run {value!r}"
+                 for key, value in model_config.items() if saved.get(key) != value]
     if differing:
-        details = ", ".join(f"{key}: checkpoint {saved.get(key)!r} vs this run {wanted.get(key)!r}" for key in differing)
-        raise ValueError(f"checkpoint {path} does not fit this run ({details})")
-    if checkpoint.get("class_names") not in (None, list(model.class_names or [])):
+        raise ValueError(f"checkpoint {path} does not fit this run ({', '.join(differing)})")
+    if checkpoint.get("class_names") not in (None, class_names):
         raise ValueError(f"checkpoint {path} was trained on classes {checkpoint['class_names']}, "
-                         f"this data set has {model.class_names}")
+                         f"this data set has {class_names}")
+    recorded = checkpoint.get("preprocessing")
+    if recorded is not None and preprocessing is not None:
+        differing = [f"{name}: checkpoint {before} vs this run {after}"
+                     for name, before, after in _preprocessing_fields(recorded, preprocessing.to_dict())
+                     if before != after]
+        if differing:
+            raise ValueError(f"checkpoint {path} does not fit this run: the images would be prepared otherwise "
+                             f"({', '.join(differing)})")
+
+
+def _preprocessing_fields(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(name, checkpoint's, this run's) for what the model's input depends on."""
+    fields = [("channels", len(before["mean"]), len(after["mean"]))]
+    fields += [(name, before[name], after[name]) for name in ("input_size", "resize_size")]
+    fields += [(name, tuple(before[name]), tuple(after[name])) for name in ("mean", "std")]
+    return fields
 
 
 def restore(state: RunState, checkpoint: dict[str, Any], context: DistributedContext) -> bool:

@@ -6,21 +6,30 @@ all differences listed at once. Options that only change where and how visibly i
 (`SAFE_TO_CHANGE_ON_RESUME`: workers, device, progress, TensorBoard, the data's location) are accepted.
 `--epochs` is accepted with the rule in schedule.py. Another number of processes is refused mid-epoch
 and accepted at an epoch boundary, where the sample order changes from then on.
+
+A resumed run reads only the run: its options, its network and its preprocessing come from the
+checkpoint, never from its --init source again (the checkpoint replaces every weight, and the source may
+be gone) nor from the data's statistics; the data must still fit them (`checkpoint.check_fits`).
 """
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from googlenet.training.config import (
-    CONFIG_FILE,
-    LAST_CHECKPOINT,
-    SAFE_TO_CHANGE_ON_RESUME,
-    TrainConfig,
-)
+from googlenet.training.config import SAFE_TO_CHANGE_ON_RESUME, TrainConfig
+
+@dataclass
+class ResumePoint:
+    """What `--resume` names, read: the run directory, the checkpoint file and what it holds."""
+
+    run_dir: Path
+    path: Path
+    checkpoint: dict[str, Any]
+
 
 def run_directory(resume: str | os.PathLike) -> Path:
     """The run directory `--resume` names: the directory itself, or a checkpoint file's directory."""
@@ -28,47 +37,50 @@ def run_directory(resume: str | os.PathLike) -> Path:
     return path.parent if path.suffix in (".pt", ".pth") else path
 
 
-def read_run_config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / CONFIG_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"cannot resume: {path} does not exist (is {run_dir} a training run directory?)")
+def read_resume_point(resume: str | os.PathLike) -> ResumePoint:
+    """The run `resume` names (a run directory, or one of its checkpoint files) and its checkpoint; one
+    line naming what is there instead, or the next-older checkpoint to try."""
+    from googlenet.training.checkpoint import checkpoint_path, read_checkpoint
+    from googlenet.weights.sources import locate_run
+
     try:
-        values = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"cannot resume: {path} is not valid JSON: {error}") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"cannot resume: {path} does not hold a training configuration")
-    return values
+        run_dir = locate_run(run_directory(resume))
+    except (FileNotFoundError, ValueError) as error:  # each one line, as read_checkpoint's
+        raise type(error)(f"cannot resume: {error}") from None
+    path = checkpoint_path(resume)
+    return ResumePoint(run_dir, path, read_checkpoint(path))
 
 
-def resume_config(run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """The TrainConfig the run in `run_dir` (or the run of the checkpoint file `run_dir`) was started
-    with, with `overrides` applied where they are safe; a ValueError lists every one that is not."""
-    directory = run_directory(run_dir)
-    saved = read_run_config(directory)
-    overrides = dict(overrides or {})
-    refuse_changes(saved, overrides, directory)
-    values = {**saved, **overrides, "output_dir": str(directory), "overwrite": False}
-    return TrainConfig.from_dict(values)
+def resume_config(point: ResumePoint, options: TrainConfig | Mapping[str, Any] | None = None) -> TrainConfig:
+    """The config a resumed run continues with: the run's own, as its checkpoint records it, with the
+    options given where they are safe (where and how it runs; epochs); a ValueError lists every other
+    option given a value other than the run's.
+
+    `options`: a mapping names exactly the options given, as the command line does (`train --resume RUN
+    --epochs 12` gives {"epochs": 12}); a TrainConfig gives its safe options that are set, and any other
+    it sets to something other than its default, since an option left at its default is the run's own:
+    `train(resume=RUN)` continues a run started with any options, `train(TrainConfig(epochs=12),
+    resume=RUN)` extends it. None: the run's own options."""
+    saved = dict(point.checkpoint["train_config"])
+    given = options_given(options)
+    refuse_changes(saved, given, point.run_dir)
+    safe = {name: value for name, value in given.items() if name in SAFE_TO_CHANGE_ON_RESUME}
+    return TrainConfig.from_dict({**saved, **safe, "output_dir": str(point.run_dir), "overwrite": False})
 
 
-def resolve_for_resume(config: TrainConfig | None, checkpoint: dict[str, Any], run_dir: Path) -> TrainConfig:
-    """The config a resumed run continues with: the checkpoint's, with `config`'s safe options (where and
-    how it runs; epochs unset: the run's); a ValueError lists any other option `config` sets to something
-    other than its default and the run's. An option left at its default is the run's own, as one not given
-    on the command line: `train(resume=RUN)` (no config: all the run's own) continues a run started with
-    any options, `train(TrainConfig(epochs=12), resume=RUN)` extends it."""
-    saved = dict(checkpoint["train_config"])
-    wanted = dict(saved)
-    if config is not None:
-        defaults = TrainConfig().to_dict()
-        for name, value in config.to_dict().items():
-            safe_and_set = name in SAFE_TO_CHANGE_ON_RESUME and value is not None
-            if safe_and_set or _normalised(value) != _normalised(defaults[name]):
-                wanted[name] = value
-    refuse_changes(saved, wanted, run_dir)
-    safe = {name: wanted[name] for name in SAFE_TO_CHANGE_ON_RESUME if name in wanted}
-    return TrainConfig.from_dict({**saved, **safe, "output_dir": str(run_dir), "overwrite": False})
+def options_given(options: TrainConfig | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The options `options` gives (see `resume_config`), by name; unknown names are a ValueError."""
+    defaults = TrainConfig().to_dict()
+    if options is None:
+        return {}
+    if isinstance(options, TrainConfig):
+        return {name: value for name, value in options.to_dict().items()
+                if (name in SAFE_TO_CHANGE_ON_RESUME and value is not None)
+                or _normalised(value) != _normalised(defaults[name])}
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown training option(s): {', '.join(unknown)}")
+    return dict(options)
 
 
 def refuse_changes(saved: dict[str, Any], wanted: dict[str, Any], run_dir: Path) -> None:
@@ -122,11 +134,10 @@ def _shown(value: Any) -> str:
 
 def continue_from(session: Any, state: Any, checkpoint: dict[str, Any], notes: list[str]) -> None:
     """Restore `state` from `checkpoint` and apply the resume rules: processes, and a new length."""
-    from googlenet.training.checkpoint import check_fits, restore
+    from googlenet.training.checkpoint import restore
     from googlenet.training.state import Selection
 
     config, context = session.config, session.context
-    check_fits(checkpoint, state.model, session.run_dir / LAST_CHECKPOINT)
     restore(state, checkpoint, context)
     if checkpoint.get("selection", True) is None:
         state.selection = Selection()
@@ -145,6 +156,38 @@ def continue_from(session: Any, state: Any, checkpoint: dict[str, Any], notes: l
                                       session.steps_per_epoch)
     if state.schedule.total_steps != before.total_steps:
         notes.append(_length_note(before, state.schedule, position.global_step, config.epochs))
+
+
+def recorded_preprocessing(point: ResumePoint) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
+    """(input size, mean, std) the run trains with, as its checkpoint records them: a resumed run reads
+    them there, never from its --init source (which may be gone) or from the data's statistics again."""
+    from googlenet.training.checkpoint import CheckpointError
+
+    recorded = point.checkpoint.get("preprocessing")
+    if not recorded:
+        raise CheckpointError(f"cannot resume: {point.path} does not record the run's preprocessing; start a new "
+                              f"run, with --init {point.run_dir} to begin from its weights")
+    return int(recorded["input_size"]), tuple(recorded["mean"]), tuple(recorded["std"])
+
+
+def model_to_resume(point: ResumePoint, config: TrainConfig, data: Any) -> Any:
+    """The network the checkpoint's weights are for (flavour, heads, input transform as recorded), once
+    the checkpoint is found to fit `data`; frozen where the run freezes, the data's classes and
+    preprocessing attached. The weights themselves come from the checkpoint (`continue_from`)."""
+    from googlenet.models.network import GoogLeNet, GoogLeNetConfig
+    from googlenet.training.checkpoint import check_fits
+    from googlenet.training.setup import freeze_through
+
+    checkpoint = point.checkpoint
+    check_fits(checkpoint, point.path, model_config={"flavour": config.flavour, "num_classes": len(data.classes),
+                                                     "in_chans": data.in_chans, "aux_logits": config.aux_logits},
+               class_names=list(data.classes), preprocessing=data.preprocessing)
+    model = GoogLeNet(GoogLeNetConfig(**checkpoint["model_config"]))
+    if config.freeze_to is not None:
+        freeze_through(model, config.freeze_to)
+    model.class_names = list(data.classes)
+    model.preprocessing = data.preprocessing
+    return model
 
 
 def exactness_note(device_type: str) -> str | None:

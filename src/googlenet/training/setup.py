@@ -200,9 +200,11 @@ def seed_everything(seed: int, rank: int) -> None:
     torch.manual_seed(seed + rank)
 
 
-def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
-                  notes: list[str]) -> tuple[Any, Any, Any, TrainConfig]:
-    """(Session, RunState at the start, the data, the config with the flavour the model has) for `config`."""
+def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any, notes: list[str],
+                  resumed: Any = None) -> tuple[Any, Any, Any, TrainConfig]:
+    """(Session, RunState at the start, the data, the config with the flavour the model has) for `config`.
+    `resumed`: the run's `resume.ResumePoint`, whose checkpoint gives the network and the preprocessing
+    (the --init source is not read again)."""
     from googlenet.models.loss import GoogLeNetLoss
     from googlenet.training.ema import WeightAverage
     from googlenet.training.loop import Session
@@ -210,12 +212,18 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
     from googlenet.training.state import EpochTotals, RunState
     from googlenet.training.step import autocast_dtype_for, build_optimizer, prepare_model
 
-    initial_weights = None
-    if config.init is not None:
-        from googlenet.weights.init import read_initial_weights
+    from googlenet.training import resume
 
-        initial_weights = read_initial_weights(config.init, config.flavour)  # read once, used twice
-    input_size, why, normalization = initial_preprocessing(config, initial_weights)
+    initial_weights = None
+    if resumed is not None:
+        input_size, mean, std = resume.recorded_preprocessing(resumed)
+        why, normalization = None, (mean, std, "as the run started (its checkpoint)")
+    else:
+        if config.init is not None:
+            from googlenet.weights.init import read_initial_weights
+
+            initial_weights = read_initial_weights(config.init, config.flavour)  # read once, used twice
+        input_size, why, normalization = initial_preprocessing(config, initial_weights)
     seed_everything(config.seed, context.rank)
     data, config, evaluation_batch = load_choosing_batch_size(config, input_size, normalization, context)
     if why:
@@ -226,9 +234,13 @@ def build_session(config: TrainConfig, context: Any, run_dir: Path, stop: Any,
         config = replace(config, aux_logits=aux_logits)
     if config.init is None and (data.image_side or 0) > PRETRAINED_ADVICE_SIDE:
         notes.append(pretrained_advice(data.image_side))
-    model, description = build_model(config, data, initial_weights)
-    if description:
-        notes.append(description)
+    if resumed is not None:
+        model = resume.model_to_resume(resumed, config, data)
+        evaluation_batch = resumed.checkpoint.get("evaluation_batch_size", evaluation_batch)
+    else:
+        model, description = build_model(config, data, initial_weights)
+        if description:
+            notes.append(description)
     if config.freeze_to:
         notes.append(f"fixed: the network up to and including {config.freeze_to} (BatchNorm statistics too); the "
                      f"pretrained layers after it train at {config.pretrained_lr_scale} x the classifier's rate")

@@ -17,6 +17,7 @@ outputs.py. This module puts them in order.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,18 +30,12 @@ from googlenet.distributed import (
     synchronize,
     teardown_distributed,
 )
-from googlenet.training.checkpoint import (
-    build_payload,
-    checkpoint_path,
-    gather_rank_states,
-    read_checkpoint,
-    save_checkpoint,
-)
+from googlenet.training.checkpoint import build_payload, gather_rank_states, save_checkpoint
 from googlenet.training.config import LAST_CHECKPOINT, MODEL_DIR, TrainConfig, TrainResult
 from googlenet.training.loop import StopRequests, train_one_epoch
 from googlenet.training.epoch_clock import EpochClock
 from googlenet.training.outputs import RunOutputs, recognised_classes
-from googlenet.training.resume import continue_from, read_run_config, resolve_for_resume, run_directory
+from googlenet.training.resume import ResumePoint, continue_from, read_resume_point, resume_config
 from googlenet.training.selection import (
     epoch_summary,
     evaluate_epoch,
@@ -58,33 +53,33 @@ __all__ = ["Trainer", "train"]
 class Trainer:
     """One run, built and then advanced epoch by epoch. Use `train(config)`; tests reach in here."""
 
-    def __init__(self, config: TrainConfig | None = None, resume: str | os.PathLike | None = None) -> None:
-        if config is not None:
-            config.check()
-        self.context = setup_distributed(config.device if config is not None else _device_of(resume))
+    def __init__(self, config: TrainConfig | Mapping[str, Any] | None = None,
+                 resume: str | os.PathLike | None = None) -> None:
+        resumed = read_resume_point(resume) if resume is not None else None
+        if resumed is not None:
+            config = resume_config(resumed, config)
+        elif not isinstance(config, TrainConfig):
+            config = TrainConfig(**(config or {}))
+        config.check()
+        self.context = setup_distributed(config.device)
         try:
-            self._build(config, resume)
+            self._build(config, resumed)
         except BaseException:
             teardown_distributed(self.context)
             raise
 
-    def _build(self, config: TrainConfig | None, resume: str | os.PathLike | None) -> None:
+    def _build(self, config: TrainConfig, resumed: ResumePoint | None) -> None:
         self.notes: list[str] = []  # printed at the start of the run
-        checkpoint = None
-        if resume is not None:
-            path = checkpoint_path(resume)
-            checkpoint = read_checkpoint(path)
-            self.run_dir = path.parent
-            config = resolve_for_resume(config, checkpoint, self.run_dir)
+        if resumed is not None:
+            self.run_dir = resumed.run_dir
         else:
-            config = config or TrainConfig()
             self.run_dir = Path(config.resolved().output_dir)
             check_output_dir(self.run_dir, config.overwrite, is_main=self.context.is_main)
         self.stop = StopRequests()
         self.session, self.state, self.data, self.config = build_session(
-            config.resolved(), self.context, self.run_dir, self.stop, self.notes)
-        if checkpoint is not None:
-            continue_from(self.session, self.state, checkpoint, self.notes)
+            config.resolved(), self.context, self.run_dir, self.stop, self.notes, resumed)
+        if resumed is not None:
+            continue_from(self.session, self.state, resumed.checkpoint, self.notes)
         self.outputs: RunOutputs | None = None
         self.examples: list[Path] = []  # examples/CLASS.png, written by rank 0 at the start
 
@@ -156,7 +151,8 @@ class Trainer:
         rank_states = gather_rank_states(self.context, self.state.totals)  # every rank takes part; rank 0 writes
         with failures_shared(self.context):
             if self.is_main:
-                payload = build_payload(self.state, self.config, rank_states, _model_record(self.state.model))
+                payload = build_payload(self.state, self.config, rank_states,
+                                        _run_record(self.state.model, self.session))
                 save_checkpoint(payload, self.run_dir, best=best)
 
     def _result(self, status: str) -> TrainResult:
@@ -184,23 +180,21 @@ def _make_directory(path: Path) -> None:
         raise AtomicWriteError(path, error) from error
 
 
-def _model_record(model: Any) -> dict[str, Any]:
+def _run_record(model: Any, session: Any) -> dict[str, Any]:
+    """What a resumed run reads from the checkpoint instead of deriving it again: the network, its classes
+    and preprocessing, and the evaluation's batch size (chosen for the memory at the start)."""
     preprocessing = model.preprocessing
     return {"model_config": model.config.to_dict(), "class_names": list(model.class_names or []),
-            "preprocessing": preprocessing.to_dict() if preprocessing is not None else None}
+            "preprocessing": preprocessing.to_dict() if preprocessing is not None else None,
+            "evaluation_batch_size": session.evaluation_batch_size}
 
 
-def _device_of(resume: str | os.PathLike | None) -> str:
-    """The device `train(resume=RUN)` without a config continues on: the run's own."""
-    try:
-        return str(read_run_config(run_directory(resume)).get("device", "auto")) if resume is not None else "auto"
-    except (OSError, ValueError):  # reading the checkpoint names the problem
-        return "auto"
-
-
-def train(config: TrainConfig | None = None, resume: str | os.PathLike | None = None) -> TrainResult:
-    """Train GoogLeNet as `config` says (defaults: `make train`'s Fashion-MNIST run). `resume` (a run directory
-    or one of its checkpoint files) continues that run exactly where it stopped, with the run's own options:
-    `config` may change the safe ones (workers, device, epochs, ...; see resume.py), and any other option
-    it sets to something other than its default must be the run's."""
+def train(config: TrainConfig | Mapping[str, Any] | None = None,
+          resume: str | os.PathLike | None = None) -> TrainResult:
+    """Train GoogLeNet as `config` says (defaults: `make train`'s Fashion-MNIST run; a mapping is
+    TrainConfig's keyword arguments). `resume` (a run directory or one of its checkpoint files) continues
+    that run exactly where it stopped, with the run's own options, reading nothing but the run: `config`
+    may change the safe ones (workers, device, epochs, ...); a TrainConfig's other options left at their
+    defaults are the run's, while a mapping names exactly the options given, as the command line does
+    (`resume.resume_config`). Any option given a value other than the run's, and not safe, is refused."""
     return Trainer(config, resume=resume).run()
