@@ -47,8 +47,8 @@ def test_the_runs_length_is_counted_at_the_batch_size_memory_allows(free_for, ba
     decisions = " ".join(data.decisions)
     assert config.batch_size == batch and f"batch size {batch}" in decisions
     assert f"a run of {steps} steps is too short" in decisions
-    # Evaluation takes larger batches, but not past a batch cut down for the memory.
-    assert evaluation_batch == (batch if batch < sizes.DEFAULT_BATCH_SIZE else sizes.EVALUATION_BATCH_SIZE)
+    # Evaluation takes larger batches, but not past a batch cut down for the memory (from the 256 wanted).
+    assert evaluation_batch == (batch if batch < sizes.SMALL_INPUT_BATCH_SIZE else sizes.EVALUATION_BATCH_SIZE)
 
 
 def test_a_given_batch_size_evaluates_in_larger_batches():

@@ -98,11 +98,10 @@ def load_choosing_batch_size(config: TrainConfig, input_size: int | None, normal
     batch_size, why = sizes.default_batch_size(data.preprocessing.input_size, context,
                                                len(data.train) // context.world_size)
     config = replace(config, batch_size=batch_size)
-    evaluation_batch = max(batch_size, sizes.EVALUATION_BATCH_SIZE)
     if batch_size != counted_at:
         data = load_on_every_rank(config, input_size, normalization, context)  # the same input size: the same data
-    if batch_size < sizes.DEFAULT_BATCH_SIZE:
-        evaluation_batch = batch_size
+    wanted = sizes.wanted_batch_size(data.preprocessing.input_size, len(data.train) // context.world_size)
+    evaluation_batch = batch_size if batch_size < wanted else max(batch_size, sizes.EVALUATION_BATCH_SIZE)
     data.decisions.append(why)
     return data, config, evaluation_batch
 
