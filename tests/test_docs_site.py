@@ -23,6 +23,11 @@ def hooks():
     return module
 
 
+def test_the_readme_is_at_most_150_lines():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= README_MAX_LINES, f"README.md has {len(lines)} lines; the rest belongs in docs/"
+
+
 def test_the_command_line_page_holds_every_commands_help_as_the_command_prints_it(hooks, monkeypatch):
     from googlenet.cli import COMMANDS, build_parser
 

@@ -7,7 +7,8 @@ tiny stand-ins for every file the documents name:
     docs/grace-hopper.jpg      the repository's own photo, as the README's example names it
     shirt.png                  a 28x28 grayscale image
     googlenet-1378be20.pth     a torchvision googlenet state_dict (random weights at a real scale)
-    runs/fashion-mnist/        a run directory: config.json and model/ (bn, 1 channel, 10 classes, 32x32)
+    runs/fashion-mnist/        a run directory: config.json, model/ (bn, 1 channel, 10 classes, 32x32) and
+                               examples/ (a 28x28 grayscale image per class: Shirt.png, Trouser.png, ...)
     fashion-mnist-idx/         a tiny Fashion-MNIST (the four IDX files), which that run records as its data
     torch-home/                $TORCH_HOME: googlenet-1378be20.pth in its hub cache, so that
                                `weights=GoogLeNet_Weights.IMAGENET1K_V1` loads offline (a download fails)
@@ -35,7 +36,8 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import copy_linking_weights, give_real_scale, real_scale_googlenet, tree_fingerprint, write_idx_set
+from helpers import (copy_linking_weights, give_real_scale, real_scale_googlenet, tree_fingerprint, trust_as_release,
+                     write_idx_set)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
@@ -89,6 +91,10 @@ def _fashion_mnist_run(run: Path) -> None:
     preprocessing = Preprocessing(input_size=32, resize_size=32, mean=(0.286,), std=(0.353,), channel_order="L")
     save_pretrained(model, run / "model", class_names=FASHION_NAMES, preprocessing=preprocessing)
     (run / "model" / "evaluation.json").write_text(json.dumps({"data": "fashion-mnist", "epoch": 7, "weights": "ema"}))
+    (run / "examples").mkdir()
+    for index, name in enumerate(FASHION_NAMES):
+        pixels = (np.arange(28 * 28).reshape(28, 28) * (index + 1)) % 256
+        Image.fromarray(pixels.astype(np.uint8)).save(run / "examples" / (re.sub(r"[^\w.-]+", "_", name) + ".png"))
     (run / "config.json").write_text(json.dumps({"data": "fashion-mnist", "data_dir": "fashion-mnist-idx",
                                                  "val_fraction": 0.1, "seed": 0, "flavour": "bn", "epochs": 7}))
 
@@ -118,6 +124,7 @@ def sandbox(sandbox_template, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("GOOGLENET_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(root / "torch-home"))
     monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("a block downloaded"))
+    trust_as_release(monkeypatch, root / "torch-home" / "hub" / "checkpoints" / "googlenet-1378be20.pth")
     yield root
     assert tree_fingerprint(sandbox_template) == before, "a block rewrote a file of the sandbox in place"
 
@@ -256,7 +263,7 @@ def test_the_onnx_runtime_snippet_matches_pytorch(sandbox, channels):
     exec(compile(onnx_block(), "docs/weights.md (ONNX Runtime block)", "exec"), namespace)
 
     reference = from_pretrained(sandbox / "imagenet-googlenet")
-    with Image.open(sandbox / "photo.jpg") as image:
+    with Image.open(sandbox / "docs" / "grace-hopper.jpg") as image:
         x = eval_preset(preprocessing)(to_model_channels(image, in_chans))[None]
     with torch.no_grad():
         expected = reference(x).numpy()

@@ -178,3 +178,14 @@ def test_docs_table1_shows_what_googlenet_summary_prints(report):
     document = (Path(__file__).resolve().parents[1] / "docs" / "table1.md").read_text()
     pasted = document.split("```\n", 2)[1].split("```", 1)[0]
     assert pasted.rstrip("\n") == format_report(report).rstrip("\n")
+
+
+def test_the_summary_counts_a_trained_models_own_classifier():
+    # `googlenet summary --num-classes 10 --in-chans 1`: the figures of a Fashion-MNIST model, not of
+    # ImageNet's 1,000-class head.
+    from googlenet import googlenet
+
+    report = summarize("bn", 32, in_chans=1, num_classes=10)
+    model = googlenet("bn", num_classes=10, in_chans=1, aux_logits=False)
+    assert report.total_params == sum(parameter.numel() for parameter in model.parameters()) == 5_984_810
+    assert report.rows[-1].output_size == "10"

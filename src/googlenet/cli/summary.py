@@ -16,6 +16,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="which network to measure; paper compares with Table 1 as printed")
     parser.add_argument("--input-size", type=int, default=224, metavar="SIZE", help="square input side in pixels")
     parser.add_argument("--in-chans", type=int, default=3, metavar="N", help="image channels (1: grayscale)")
+    parser.add_argument("--num-classes", type=int, default=1000, metavar="N",
+                        help="classifier outputs (a trained model's parameters and multiply-adds)")
     parser.add_argument("--naive", action="store_true", help="naive Inception modules instead of reduced ones")
     add_json_option(parser)
 
@@ -23,7 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from googlenet.models.summary import format_report, summarize
 
-    report = summarize(args.flavour, args.input_size, args.naive, args.in_chans)
+    report = summarize(args.flavour, args.input_size, args.naive, args.in_chans, args.num_classes)
     if args.json:
         print_json(report.to_dict())
     else:

@@ -142,9 +142,11 @@ def _describe(modules: list[nn.Module]) -> tuple[str, int, tuple[int | None, ...
     return patch_stride, depth, (None, reduce, three_by_three, None, None, None)
 
 
-def summarize(flavour: str = "bn", input_size: int = 224, naive: bool = False, in_chans: int = 3) -> SummaryReport:
-    """Measure every Table 1 row on a freshly built model at `input_size` x `input_size`."""
-    model = googlenet(flavour, in_chans=in_chans, naive=naive).eval()
+def summarize(flavour: str = "bn", input_size: int = 224, naive: bool = False, in_chans: int = 3,
+              num_classes: int = 1000) -> SummaryReport:
+    """Measure every Table 1 row on a freshly built model at `input_size` x `input_size` (Table 1's printed
+    figures are for 1,000 classes: another `num_classes` changes the fc row)."""
+    model = googlenet(flavour, num_classes=num_classes, in_chans=in_chans, naive=naive).eval()
     if input_size < model.min_input_size:
         raise ValueError(
             f"input size {input_size} is below the {flavour!r} flavour's minimum of {model.min_input_size}"
