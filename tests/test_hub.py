@@ -68,7 +68,7 @@ def test_round_trip_gives_the_same_model(tmp_path, flavour, options):
 
     assert sorted(path.name for path in directory.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((directory / "config.json").read_text())
-    assert config["architecture"] == "googlenet" and config["format_version"] == 1
+    assert config["architecture"] == f"googlenet_{flavour}" and config["format_version"] == 1  # timm's name
     assert config["model"] == model.config.to_dict()
     assert config["preprocessing"]["mean"] == [0.5] * channels and config["preprocessing"]["input_size"] == 64
 
@@ -228,7 +228,7 @@ def edit_config(directory, edit):
     (lambda c: c.update(class_names="cat dog bird"), r"'class_names' must be a list of strings or null"),
     (lambda c: c["preprocessing"].update(std=[0.5]), r"'preprocessing.std' must be 3 numbers .* got \[0.5\]"),
     (lambda c: c["preprocessing"].update(input_size="64"), r"'preprocessing.input_size' must be int"),
-    (lambda c: c.update(architecture="resnet"), r"field 'architecture' must be 'googlenet', got 'resnet'"),
+    (lambda c: c.update(architecture="resnet"), r"field 'architecture' must be one of \['googlenet', 'googlenet_paper', .*\], got 'resnet'"),
     (lambda c: c.update(format_version=2), r"'format_version' must be 1, got 2 \(written by a newer version"),
 ])
 def test_config_with_missing_or_wrong_fields_is_a_clear_error(tmp_path, edit, message, small_model_dir):

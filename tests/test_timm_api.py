@@ -35,8 +35,10 @@ def test_reset_classifier_zero_makes_it_headless_and_a_new_head_fine_tunes(flavo
         torch.testing.assert_close(model.eval()(x), model.forward_head(model.forward_features(x), pre_logits=True))
     model.reset_classifier(3, global_pool="avg")
     assert model.eval()(x).shape == (2, 3) and model.train()(x).shape == (2, 3)
-    with pytest.raises(ValueError, match="pools by average only"):
-        model.reset_classifier(3, global_pool="max")
+    with pytest.raises(ValueError, match=r"global_pool='sum': GoogLeNet pools with one of \['avg', 'max', 'avgmax', 'catavgmax', ''\]"):
+        model.reset_classifier(3, global_pool="sum")
+    with pytest.raises(ValueError, match=r"global_pool='' leaves the map unpooled, which no classifier reads: pass num_classes=0"):
+        model.reset_classifier(3, global_pool="")
 
 
 def test_num_classes_zero_at_construction_is_headless():
@@ -108,3 +110,90 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     assert len(calls) == 3  # with checkpointing, the stage runs again in the backward pass
     for got, want in zip(checkpointed, plain):
         torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_timms_default_cfg_checks_with_global_pool_off(flavour):
+    """timm's test_model_default_cfgs, written out: the unpooled map at pool_size, pre_logits and a headless
+    forward of num_features, reset_classifier(0, '') and create_model(num_classes=0, global_pool='') unpooled,
+    the classifier and first convolution named by the cfg."""
+    timm = pytest.importorskip("timm")
+    import googlenet.timm_registry  # noqa: F401
+
+    name = f"googlenet_{flavour}"
+    model = timm.create_model(name).eval()
+    cfg, state_dict = model.default_cfg, model.state_dict()
+    x = torch.randn(1, *cfg["input_size"])
+    with torch.no_grad():
+        features = model.forward_features(x)
+        pre_logits = model.forward_head(features, pre_logits=True)
+        assert features.shape == (1, model.num_features, *cfg["pool_size"])
+        assert pre_logits.shape == (1, model.head_hidden_size)
+        model.reset_classifier(0)
+        assert model.num_classes == 0 and model(x).shape == pre_logits.shape
+        model.reset_classifier(0, "")
+        torch.testing.assert_close(model(x), features, rtol=0, atol=0)
+        unpooled = timm.create_model(name, num_classes=0, global_pool="").eval()
+        assert unpooled(x).shape == (1, 1024, *cfg["pool_size"])
+    assert f"{cfg['classifier']}.weight" in state_dict and f"{cfg['first_conv']}.weight" in state_dict
+
+
+@pytest.mark.parametrize("global_pool", ["avg", "max", "avgmax", "catavgmax"])
+def test_every_pool_type_pools_the_last_map_as_timm_defines_it(global_pool):
+    model = real_scale_googlenet("bn", num_classes=5).eval()
+    model.reset_classifier(4, global_pool)
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        features = model.forward_features(x)
+        pooled = model.forward_head(features, pre_logits=True)
+        logits = model(x)
+    average, largest = features.mean((2, 3)), features.amax((2, 3))
+    want = {"avg": average, "max": largest, "avgmax": (average + largest) / 2,
+            "catavgmax": torch.cat((average, largest), 1)}[global_pool]
+    torch.testing.assert_close(pooled, want)
+    assert model.head_hidden_size == want.shape[1] and logits.shape == (2, 4)
+    torch.testing.assert_close(logits, model.fc(want))
+
+
+def test_a_pool_is_changed_on_a_kept_classifier_only_where_it_fits():
+    model = real_scale_googlenet("torchvision", num_classes=5).eval()
+    classifier = model.fc
+    model.set_global_pool("max")
+    assert model.fc is classifier and isinstance(model.avgpool, torch.nn.AdaptiveMaxPool2d)
+    with pytest.raises(ValueError, match=r"global_pool='catavgmax' gives the classifier 2048 features, and this one "
+                                         r"reads 1024: make a new one with reset_classifier"):
+        model.set_global_pool("catavgmax")
+    assert model.global_pool == "max"
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_layer_groups_are_the_stem_each_inception_stage_or_module_and_the_head(flavour):
+    from timm.models import group_parameters
+    from timm.optim import create_optimizer_v2
+
+    model = googlenet.googlenet(flavour, num_classes=5)
+    names = [name for name, _ in model.named_parameters()]
+    coarse = group_parameters(model, model.group_matcher(coarse=True), reverse=True)
+    fine = group_parameters(model, model.group_matcher(coarse=False), reverse=True)
+    assert set(coarse) == set(fine) == set(names)  # every parameter in a group
+
+    def members(groups, group):
+        return {name.split(".")[0] for name, index in groups.items() if index == group}
+
+    assert [members(coarse, group) for group in range(5)] == [
+        {"conv1", "conv2", "conv3"}, {"inception3a", "inception3b"},
+        {"inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "aux1", "aux2"},
+        {"inception5a", "inception5b"}, {"fc"}]
+    modules = [name for name, _ in model.stages() if name.startswith("inception")]
+    assert [members(fine, group) for group in range(11)] == [
+        {"conv1", "conv2", "conv3"}, *({name} | ({"aux1"} if name == "inception4a" else {"aux2"} if
+                                                 name == "inception4d" else set()) for name in modules), {"fc"}]
+    assert model.no_weight_decay() == set()
+
+    optimizer = create_optimizer_v2(model, "sgd", lr=0.1, weight_decay=1e-4, layer_decay=0.7)
+    scale_of = {id(parameter): group["lr_scale"] for group in optimizer.param_groups for parameter in group["params"]}
+    assert scale_of[id(model.fc.weight)] == 1.0
+    assert scale_of[id(model.inception5b.branch1.conv.weight)] == pytest.approx(0.7)
+    assert scale_of[id(model.conv1.conv.weight)] == pytest.approx(0.7 ** 10)
+    decayed = {id(p) for group in optimizer.param_groups if group["weight_decay"] for p in group["params"]}
+    assert id(model.fc.weight) in decayed and id(model.fc.bias) not in decayed

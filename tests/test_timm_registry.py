@@ -11,7 +11,9 @@ import torchvision
 from PIL import Image
 from timm.data import create_transform, resolve_data_config
 
+import googlenet
 import googlenet.timm_registry  # noqa: F401 - registers the models with timm
+from helpers import give_real_scale
 from googlenet.data.transforms import eval_preset
 from googlenet import GoogLeNet_Weights
 
@@ -59,12 +61,40 @@ def test_timms_data_config_and_transform_are_the_models_evaluation_transform():
 
 
 def test_what_googlenet_has_not_is_refused():
-    with pytest.raises(ValueError, match=r"drop_path_rate: GoogLeNet has no stochastic depth"):
+    with pytest.raises(ValueError, match=r"drop_path_rate: GoogLeNet has no residual connections for stochastic depth"):
         timm.create_model("googlenet_bn", drop_path_rate=0.1)
-    with pytest.raises(ValueError, match=r"global_pool='max': GoogLeNet pools by average only"):
-        timm.create_model("googlenet_bn", global_pool="max")
+    assert timm.create_model("googlenet_bn", drop_path_rate=0.0, num_classes=3).num_classes == 3  # timm's default
+    with pytest.raises(ValueError, match=r"global_pool='gem': GoogLeNet pools with one of \['avg', 'max'"):
+        timm.create_model("googlenet_bn", global_pool="gem")
     with pytest.raises(ValueError, match=r"googlenet_paper has no published weights"):
         timm.create_model("googlenet_paper", pretrained=True)
+
+
+def test_timms_pool_types_and_unpooled_features_through_create_model():
+    unpooled = timm.create_model("googlenet_paper", num_classes=0, global_pool="").eval()
+    assert unpooled(torch.randn(1, 3, 64, 64)).shape == (1, 1024, 2, 2)
+    assert timm.create_model("googlenet_bn", global_pool="catavgmax", num_classes=4).fc.in_features == 2048
+
+
+def test_timm_arguments_with_pretrained_weights_from_a_file_the_overlay_names(tmp_path):
+    source = googlenet.googlenet("bn", num_classes=3, aux_logits=False)
+    give_real_scale(source)
+    file = tmp_path / "weights.pth"
+    torch.save(source.state_dict(), file)
+    overlay = {"file": str(file), "num_classes": 3}
+    model = timm.create_model("googlenet_bn", pretrained=True, pretrained_cfg_overlay=overlay, drop_rate=0.1).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), source.eval()(x), rtol=0, atol=0)  # the same classes: the head kept
+    assert model.dropout.p == 0.1 and model.config.dropout == 0.1 and model.pretrained_cfg["file"] == str(file)
+    backbone = timm.create_model("googlenet_bn", pretrained=True, pretrained_cfg_overlay=overlay,
+                                 features_only=True, out_indices=(3, 4)).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(backbone(x)[1], source.forward_features(x), rtol=0, atol=0)
+    tuned = timm.create_model("googlenet_bn", pretrained=True, pretrained_cfg_overlay=overlay, num_classes=5,
+                              global_pool="catavgmax")
+    assert tuned.fc.in_features == 2048 and torch.equal(tuned.inception5b.branch1.conv.weight,
+                                                         source.inception5b.branch1.conv.weight)
 
 
 @pytest.mark.slow  # three GoogLeNets built and loaded: ~6 s on 2 shared cores
@@ -79,6 +109,14 @@ def test_pretrained_torchvision_is_torchvisions_imagenet_network(torchvision_rel
         got, want = ours(x), reference(x)
     assert want.std() > 0.1 and ((got - want).norm() / want.norm()).item() < 1e-5
     assert len(ours.class_names) == 1000 and resolve_data_config(model=ours)["crop_pct"] == 0.875
+
+    # What timm's train.py passes, and a backbone: on the same weights.
+    tuned = timm.create_model("googlenet_torchvision", pretrained=True, drop_rate=0.1).eval()
+    backbone = timm.create_model("googlenet_torchvision", pretrained=True, features_only=True).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(tuned(x), got, rtol=0, atol=0)
+        torch.testing.assert_close(backbone(x)[-1], ours.forward_features(x), rtol=0, atol=0)
+    assert tuned.dropout.p == 0.1 and backbone.feature_info.channels() == [64, 192, 480, 832, 1024]
 
     # Fine-tuning: a new classifier for other classes, the first convolution summed for gray input.
     tuned = timm.create_model("googlenet_torchvision", pretrained=True, num_classes=10, in_chans=1)

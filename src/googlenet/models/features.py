@@ -48,6 +48,33 @@ def check_out_indices(out_indices: Sequence[int]) -> tuple[int, ...]:
     return indices
 
 
+def intermediates(
+    stages: list[tuple[str, nn.Module]], feature_info: FeatureInfo, x: Tensor, indices: int | Sequence[int] | None,
+    stop_early: bool, output_fmt: str, intermediates_only: bool,
+) -> list[Tensor] | tuple[Tensor, list[Tensor]]:
+    """timm's `forward_intermediates` over the trunk's stages, from the transformed input `x`."""
+    if output_fmt != "NCHW":
+        raise ValueError(f"output_fmt={output_fmt!r}: GoogLeNet's maps are NCHW only")
+    count = len(feature_info)
+    wanted = check_out_indices(range(count - indices, count) if isinstance(indices, int)
+                               else range(count) if indices is None else indices)
+    names = [feature_info[index]["module"] for index in wanted]
+    maps: dict[str, Tensor] = {}
+    for name, stage in stages:
+        x = stage(x)
+        if name in names:
+            maps[name] = x
+            if (stop_early or intermediates_only) and len(maps) == len(names):
+                break
+    found = [maps[name] for name in names]
+    return found if intermediates_only else (x, found)
+
+
+def backbone_of(model: nn.Module, out_indices: Sequence[int] = (0, 1, 2, 3, 4)) -> GoogLeNetFeatures:
+    """timm's `features_only=True` made from a built GoogLeNet: its own stages (the same modules, weights shared)."""
+    return GoogLeNetFeatures(model.config, model.stages(), model.input_transform, model.feature_info, out_indices)
+
+
 class GoogLeNetFeatures(nn.Module):
     """GoogLeNet's trunk up to the deepest map asked for, returning the maps at `out_indices` as a list
     (timm's `features_only=True`). Module names are the network's, so its state_dict loads here as it is

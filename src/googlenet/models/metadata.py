@@ -1,7 +1,9 @@
 """What a model was trained for, beside its weights: the class names (index order) and the inference
 preprocessing. One record, attached to a `GoogLeNet` as `model.metadata`; the weights layer writes it
 into config.json and every export and reads it back in `from_pretrained`. `model.class_names` and
-`model.preprocessing` read it. No file is read or written here.
+`model.preprocessing` read it. The same record as timm describes a model (`timm_pretrained_cfg`, and the
+fields of config.json timm's `create_model("hf-hub:user/repo")` reads: `timm_config_fields`). No file is
+read or written here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 
 from torch import nn
 
-from googlenet.models.preprocessing import Preprocessing
+from googlenet.models.config import GoogLeNetConfig
+from googlenet.models.preprocessing import Preprocessing, default_preprocessing
 
 _UNCHANGED: Any = object()
 
@@ -72,3 +75,43 @@ def attach_metadata(
     record.check_fits(model.num_classes, model.in_chans)
     model.metadata = record
     return record
+
+
+def timm_architecture(flavour: str) -> str:
+    """The name timm's registry knows a flavour by (`googlenet.timm_registry`): googlenet_bn, _paper, _torchvision."""
+    return f"googlenet_{flavour}"
+
+
+def timm_pretrained_cfg(config: GoogLeNetConfig, preprocessing: Preprocessing | None,
+                        min_input_size: int) -> dict[str, Any]:
+    """timm's description of a model's input and head (what `timm.data.resolve_data_config` reads): the
+    preprocessing, or the default for the model's channels (`default_preprocessing`)."""
+    if preprocessing is None:
+        preprocessing = default_preprocessing(config.in_chans)
+    side, smallest = preprocessing.input_size, min_input_size
+    return {
+        "architecture": timm_architecture(config.flavour), "num_classes": config.num_classes,
+        "input_size": (config.in_chans, side, side), "min_input_size": (config.in_chans, smallest, smallest),
+        "pool_size": (7, 7), "crop_pct": side / preprocessing.resize_size, "crop_mode": "center",
+        "interpolation": preprocessing.interpolation, "mean": tuple(preprocessing.mean),
+        "std": tuple(preprocessing.std), "first_conv": "conv1.conv", "classifier": "fc",
+    }
+
+
+def timm_config_fields(model: Any, metadata: ModelMetadata) -> dict[str, Any]:
+    """The fields of a GoogLeNet's model directory config.json that timm's hf-hub loader reads, in the layout of
+    timm's own `save_config_for_hf`: the registered name as `architecture`, `num_classes`, `num_features`,
+    `label_names`, `model_args` (what `create_model` rebuilds the network with) and `pretrained_cfg`. A model
+    pooled otherwise than by "avg" is refused: a model directory rebuilds Table 1's average pool."""
+    if model.global_pool != "avg":
+        raise ValueError(f"global_pool={model.global_pool!r} is not kept in a model directory, which rebuilds the "
+                         "average pool: save the model after model.set_global_pool('avg')")
+    config = model.config
+    cfg = timm_pretrained_cfg(config, metadata.preprocessing, model.min_input_size)
+    model_args: dict[str, Any] = {"in_chans": config.in_chans, "drop_rate": config.resolved().dropout}
+    model_args.update({name: True for name in ("naive", "transform_input") if getattr(config, name)})
+    fields = {"architecture": cfg.pop("architecture"), "num_classes": config.num_classes,
+              "num_features": model.num_features, "global_pool": "avg"}
+    if metadata.class_names is not None:
+        fields["label_names"] = list(metadata.class_names)
+    return {**fields, "model_args": model_args, "pretrained_cfg": cfg}

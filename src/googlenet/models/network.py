@@ -5,8 +5,7 @@ The constructor takes a `GoogLeNetConfig` (everything needed to build the same n
 the config too. Module names are torchvision's (`conv1`, `maxpool1`, ..., `inception5b`, `aux1`,
 `aux2`, `fc`), so a torchvision state_dict loads into the `torchvision` flavour with `strict=True`.
 
-Forward contract, torchvision's (the same eagerly, under torch.fx, torch.export and torch.jit.trace;
-torch.jit.script compiles the eval-mode forward, models/scripting.py):
+Forward contract, torchvision's (the same eagerly, under torch.fx, torch.export and torch.jit.trace):
 - training mode with aux heads and `aux_logits` on: `GoogLeNetOutputs(logits, aux_logits2, aux_logits1)`,
   aux_logits1 read from 4a, aux_logits2 from 4d (torchvision's names and order);
 - otherwise the logits tensor ([N, 1024] pooled features for a headless model, num_classes=0).
@@ -28,15 +27,15 @@ from torch.utils.checkpoint import checkpoint
 from googlenet.models.allocation import allocate_uninitialised
 from googlenet.models.config import GoogLeNetConfig
 from googlenet.models.initialisation import initialise
-from googlenet.models.features import FeatureInfo, GoogLeNetFeatures, check_out_indices, feature_info_for
+from googlenet.models.features import FeatureInfo, GoogLeNetFeatures, backbone_of, feature_info_for, intermediates
+from googlenet.models.head import check_global_pool, global_pool_module, pooled_features
 from googlenet.models.layers import AuxClassifier, ImageNetToUnitRange
-from googlenet.models.metadata import ModelMetadata, attach_metadata
-from googlenet.models.preprocessing import Preprocessing, preprocessing_of
+from googlenet.models.metadata import ModelMetadata, attach_metadata, timm_pretrained_cfg
+from googlenet.models.preprocessing import Preprocessing
 from googlenet.models.pretrained import GoogLeNet_Weights
-from googlenet.models.scripting import scriptable
 from googlenet.models.shapes import check_input_batch, is_being_traced, smallest_input_side
 from googlenet.models.table import IMAGE_CHANNELS, Flavour, aux_attach_points
-from googlenet.models.trunk import build_trunk
+from googlenet.models.trunk import build_trunk, layer_groups
 
 __all__ = ["GoogLeNet", "GoogLeNetConfig", "GoogLeNetOutputs", "googlenet", "uninitialised_googlenet"]
 
@@ -95,7 +94,10 @@ class GoogLeNet(nn.Module):
 
             self.num_features = channels_at[self._stage_names[-1]]
             self.feature_info: FeatureInfo = feature_info_for(channels_at)
-            self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's 7x7/1 average pool at 224x224, any size else
+            # Table 1's 7x7/1 average pool at 224x224, any size else. torchvision's name whatever the pool type
+            # (`reset_classifier(..., global_pool)`, googlenet.models.head): its fx node names stay torchvision's.
+            self.global_pool = "avg"
+            self.avgpool: nn.Module = global_pool_module(self.global_pool)
             self.dropout = nn.Dropout(p=config.dropout)
             self.fc: nn.Module = nn.Linear(self.num_features, config.num_classes) if config.num_classes else nn.Identity()
 
@@ -131,8 +133,8 @@ class GoogLeNet(nn.Module):
 
     @property
     def head_hidden_size(self) -> int:
-        """What the classifier reads (timm's name): the pooled features, 1024."""
-        return self.num_features
+        """What the classifier reads (timm's name): the pooled features, 1024 (2048 pooled by "catavgmax")."""
+        return pooled_features(self.global_pool, self.num_features)
 
     # -- what the model was trained for: its metadata record ---------------------------------------
 
@@ -160,14 +162,7 @@ class GoogLeNet(nn.Module):
         the attached preprocessing, or ImageNet's defaults (their channel average for in_chans=1)."""
         if self._pretrained_cfg is not None:
             return self._pretrained_cfg
-        own = preprocessing_of(self)
-        return {
-            "architecture": f"googlenet_{self.flavour.name}", "num_classes": self.num_classes,
-            "input_size": (self.in_chans, own.input_size, own.input_size), "min_input_size":
-            (self.in_chans, self.min_input_size, self.min_input_size), "pool_size": (7, 7),
-            "crop_pct": own.input_size / own.resize_size, "crop_mode": "center", "interpolation": own.interpolation,
-            "mean": tuple(own.mean), "std": tuple(own.std), "first_conv": "conv1.conv", "classifier": "fc",
-        }
+        return timm_pretrained_cfg(self.config, self.preprocessing, self.min_input_size)
 
     @pretrained_cfg.setter
     def pretrained_cfg(self, cfg: dict[str, Any] | None) -> None:  # timm's builders set it
@@ -217,8 +212,12 @@ class GoogLeNet(nn.Module):
         return self._trunk(x, with_aux=False)[0]
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        """Pool, dropout and the classifier on `forward_features`' map; the pooled features with pre_logits."""
-        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        """Pool, dropout and the classifier on `forward_features`' map; the pooled features with pre_logits
+        (the map itself when global_pool is '')."""
+        x = self.avgpool(x)
+        if self.global_pool:  # a constant under torch.fx: the traced graph keeps only the branch taken
+            x = torch.flatten(x, 1)
+        x = self.dropout(x)
         return x if pre_logits else self.fc(x)
 
     def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
@@ -229,46 +228,40 @@ class GoogLeNet(nn.Module):
             return GoogLeNetOutputs(logits, aux_outputs[1], aux_outputs[0])
         return logits
 
-    def __prepare_scriptable__(self) -> nn.Module:  # torch.jit.script(model) compiles this (models/scripting.py)
-        return scriptable(self)
-
     def forward_intermediates(
         self, x: Tensor, indices: int | list[int] | None = None, norm: bool = False, stop_early: bool = False,
         output_fmt: str = "NCHW", intermediates_only: bool = False,
     ) -> list[Tensor] | tuple[Tensor, list[Tensor]]:
         """timm's: the maps of `feature_info` at `indices` (all five by default; an int n: the last n),
         and the final map unless intermediates_only. GoogLeNet has no final norm (`norm` changes nothing)."""
-        if output_fmt != "NCHW":
-            raise ValueError(f"output_fmt={output_fmt!r}: GoogLeNet's maps are NCHW only")
-        count = len(self.feature_info)
-        wanted = check_out_indices(range(count - indices, count) if isinstance(indices, int)
-                                   else range(count) if indices is None else indices)
-        names = [self.feature_info[index]["module"] for index in wanted]
         self._check_input(x)
-        x = self.input_transform(x)
-        maps: dict[str, Tensor] = {}
-        for name in self._stage_names:
-            x = getattr(self, name)(x)
-            if name in names:
-                maps[name] = x
-                if (stop_early or intermediates_only) and len(maps) == len(names):
-                    break
-        intermediates = [maps[name] for name in names]
-        return intermediates if intermediates_only else (x, intermediates)
+        return intermediates(self.stages(), self.feature_info, self.input_transform(x), indices, stop_early,
+                             output_fmt, intermediates_only)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute each stage's activations in the backward pass instead of keeping them (timm's name)."""
         self.grad_checkpointing = enable
+
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        """timm's layer groups (timm.optim's layer-wise lr decay): the stem, then each Inception stage (coarse)
+        or module, each aux head with the module it reads; the classifier last (`trunk.layer_groups`)."""
+        return layer_groups(self._stage_names, self._aux_after, coarse)
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters timm's optimizer factory keeps out of weight decay beyond biases and norms (which it
+        leaves out by their shape): GoogLeNet has no others (no embeddings, no learned scales)."""
+        return set()
 
     def get_classifier(self) -> nn.Module:
         return self.fc
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """New, freshly initialised classifiers (main and aux) for `num_classes` classes: fine-tuning.
-        0 makes the model headless (forward returns the pooled features; the aux heads go). The old class
-        names no longer apply and are dropped; the preprocessing stays."""
-        if global_pool not in (None, "avg"):
-            raise ValueError(f"global_pool={global_pool!r}: GoogLeNet pools by average only ('avg')")
+        0 makes the model headless (forward returns the pooled features; the aux heads go); with
+        global_pool='' the unpooled map. `global_pool`: timm's pool types (googlenet.models.head); None keeps
+        the current one. The old class names no longer apply and are dropped; the preprocessing stays."""
+        global_pool = check_global_pool(self.global_pool if global_pool is None else global_pool, num_classes)
+        self.global_pool, self.avgpool = global_pool, global_pool_module(global_pool)
         if num_classes == 0 and self.aux1 is not None:
             self.drop_aux_heads()
         self.config = replace(self.config, num_classes=num_classes)  # checks the count
@@ -279,7 +272,7 @@ class GoogLeNet(nn.Module):
             return
         # The new layers take the trunk's device and dtype (a bf16 model stays bf16).
         like = {"device": self.conv1.conv.weight.device, "dtype": self.conv1.conv.weight.dtype}
-        self.fc = nn.Linear(self.num_features, num_classes, **like)
+        self.fc = nn.Linear(self.head_hidden_size, num_classes, **like)
         heads = [self.fc]
         for aux in (self.aux1, self.aux2):
             if aux is not None:
@@ -287,6 +280,12 @@ class GoogLeNet(nn.Module):
                 heads.append(aux.fc2)
         for head in heads:
             initialise(head, self.flavour.init)
+
+    def set_global_pool(self, global_pool: str) -> None:
+        """Pool the last map by `global_pool` (timm's pool types), keeping the classifier, which must read as
+        many features as the pool gives (`reset_classifier(num_classes, global_pool)` makes a new one)."""
+        check_global_pool(global_pool, self.num_classes, self.num_features, getattr(self.fc, "in_features", None))
+        self.global_pool, self.avgpool = global_pool, global_pool_module(global_pool)
 
     def drop_aux_heads(self) -> None:
         """Remove the auxiliary classifiers (the paper discards them at inference)."""
@@ -310,7 +309,8 @@ def _constructor_help(config: object, options: dict[str, object]) -> str:
 def googlenet(
     flavour: str = "bn", num_classes: int | None = None, in_chans: int = IMAGE_CHANNELS,
     aux_logits: bool | None = None, *, weights: GoogLeNet_Weights | str | None = None, progress: bool = True,
-    features_only: bool = False, out_indices: tuple[int, ...] = (0, 1, 2, 3, 4), **options: Any,
+    global_pool: str = "avg", features_only: bool = False, out_indices: tuple[int, ...] = (0, 1, 2, 3, 4),
+    **options: Any,
 ) -> GoogLeNet | GoogLeNetFeatures:
     """Build GoogLeNet: makes the `GoogLeNetConfig` and calls `GoogLeNet(config)`.
 
@@ -327,8 +327,10 @@ def googlenet(
             own member) loads torchvision's ImageNet weights as `torchvision.models.googlenet(weights=...)`
             does: transform_input on unless given, 1,000 classes, the class names and preprocessing attached.
         progress: show a progress bar while the weights download.
-        features_only: timm's: a `GoogLeNetFeatures` backbone returning feature maps instead of logits.
-        out_indices: with `features_only`, which maps: indices of `feature_info` (strides 2, 4, 8, 16, 32).
+        global_pool: timm's pool types, "avg" (Table 1), "max", "avgmax", "catavgmax", or "" (with
+            num_classes=0: forward returns the unpooled map).
+        features_only, out_indices: timm's: a `GoogLeNetFeatures` backbone returning the maps at these
+            indices of `feature_info` (strides 2, 4, 8, 16, 32).
         **options: `dropout`, `aux_dropout` (or torchvision's `dropout_aux`), `naive` (naive Inception
             modules), `transform_input` (torchvision's ImageNet-normalisation conversion), `init_weights`
             (False: torch's own initialisation of each layer, as in torchvision).
@@ -350,7 +352,7 @@ def googlenet(
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise TypeError(f"googlenet() got unknown options {unknown}; known: {known}, init_weights, weights, "
-                        "progress, dropout_aux, features_only, out_indices")
+                        "progress, dropout_aux, global_pool, features_only, out_indices")
     config = GoogLeNetConfig(flavour, num_classes, in_chans, aux_logits, **options)
     if weights is None:
         model = GoogLeNet(config, init_weights=True if init_weights is None else init_weights)
@@ -363,9 +365,12 @@ def googlenet(
             warnings.warn("the aux heads of torchvision's ImageNet weights were never trained: train them",
                           stacklevel=2)
         attach_metadata(model, class_names=weights.meta["categories"], preprocessing=weights.preprocessing)
-    if features_only:
-        return GoogLeNetFeatures(model.config, model.stages(), model.input_transform, model.feature_info, out_indices)
-    return model
+    if global_pool != model.global_pool:
+        if weights is None:  # the classifier is new anyway: sized for the pool
+            model.reset_classifier(num_classes, global_pool)
+        else:
+            model.set_global_pool(global_pool)
+    return backbone_of(model, out_indices) if features_only else model
 
 
 def _check_weights_options(flavour: str, weights: GoogLeNet_Weights, num_classes: int | None,

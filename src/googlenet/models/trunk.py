@@ -3,6 +3,8 @@ stages and what `googlenet.models.shapes` measures sizes on."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from googlenet.models.layers import ConvBlock, InceptionModule, NaiveInceptionModule
@@ -27,6 +29,20 @@ def build_trunk(spec: Flavour, in_chans: int, naive: bool) -> tuple[list[tuple[s
             # Paper section 5 / BVLC prototxt: LRN(size 5, alpha 1e-4, beta 0.75).
             trunk.append((lrn_after[table_row.name], nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)))
     return trunk, channels_at
+
+
+def layer_groups(stage_names: tuple[str, ...], aux_after: dict[str, str], coarse: bool) -> dict[str, Any]:
+    """timm's `group_matcher` for this trunk: the stem (conv1 to conv3), then each Inception stage (coarse) or
+    module in forward order, each aux head with the module it reads. The classifier is left unmatched, which
+    timm's group_parameters puts last (the head)."""
+    modules = [name for name in stage_names if name.startswith("inception")]
+
+    def ordinal(module: str) -> int:
+        return int(module[len("inception")]) if coarse else modules.index(module)
+
+    blocks = [(rf"^{name}\.", (ordinal(name),)) for name in modules]
+    blocks += [(rf"^{head}\.", (ordinal(reads),)) for reads, head in aux_after.items()]
+    return {"stem": r"^conv[123]\.", "blocks": blocks}
 
 
 def _modules_for_row(

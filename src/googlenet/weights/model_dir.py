@@ -5,9 +5,10 @@ works fully offline as a plain local folder:
 
     model.safetensors   the state_dict (safetensors: tensors only, nothing to execute)
     README.md           the model card (googlenet.weights.model_card), with the Hub's metadata block
-    config.json         {"architecture": "googlenet", "format_version": 1,
+    config.json         {"architecture": "googlenet_<flavour>" (timm's name), "format_version": 1,
                          "model": GoogLeNetConfig fields, "class_names": [...] | null,
-                         "preprocessing": Preprocessing fields | null}
+                         "preprocessing": Preprocessing fields | null, and timm's fields:
+                         "num_classes", "num_features", "model_args", "pretrained_cfg", ...}
 
                         evaluation.json, exports (model.onnx + model.onnx.json, ...): optional; they
                         describe the weights, so a save of other weights leaves them out
@@ -30,7 +31,7 @@ from safetensors.torch import save
 
 from googlenet.atomic_files import atomic_directory, write_bytes, write_text
 from googlenet.models.table import FLAVOURS
-from googlenet.models.metadata import ModelMetadata, attach_metadata, metadata_of
+from googlenet.models.metadata import ModelMetadata, attach_metadata, metadata_of, timm_architecture, timm_config_fields
 from googlenet.models.network import GoogLeNet, GoogLeNetConfig, uninitialised_googlenet
 from googlenet.models.preprocessing import Preprocessing
 from googlenet.weights import hf_hub
@@ -40,7 +41,8 @@ from googlenet.weights.model_card import write_model_card
 from googlenet.weights.sources import (CONFIG_NAME, EVALUATION_NAME, WEIGHTS_NAME, check_model_destination,
                                        locate_model, resolve_model_directory)
 
-ARCHITECTURE = "googlenet"
+ARCHITECTURE = "googlenet"  # what older directories hold; now timm's registered name (timm_architecture)
+ARCHITECTURES = (ARCHITECTURE, *(timm_architecture(flavour) for flavour in FLAVOURS))
 FORMAT_VERSION = 1
 
 # The type each GoogLeNetConfig field must have in config.json; every field is required, so a
@@ -126,7 +128,8 @@ def write_model_directory(model: GoogLeNet, directory: str | Path, metadata: Mod
 
 def config_document(model: GoogLeNet, metadata: ModelMetadata) -> dict[str, Any]:
     """config.json of a model directory holding `model` with `metadata`."""
-    return {"architecture": ARCHITECTURE, "format_version": FORMAT_VERSION, "model": model.config.to_dict(),
+    # timm's fields too (its registered name as "architecture"): timm.create_model("hf-hub:user/repo") reads them.
+    return {**timm_config_fields(model, metadata), "format_version": FORMAT_VERSION, "model": model.config.to_dict(),
             **metadata.to_dict()}
 
 
@@ -230,10 +233,9 @@ def read_config(path: str | Path) -> tuple[GoogLeNetConfig, list[str] | None, Pr
 def _parse_config(document: Any, path: Path) -> tuple[GoogLeNetConfig, list[str] | None, Preprocessing | None]:
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(document).__name__}")
-    if document.get("architecture") != ARCHITECTURE:
-        raise ValueError(
-            f"{path}: field 'architecture' must be {ARCHITECTURE!r}, got {document.get('architecture')!r}"
-        )
+    architecture = document.get("architecture")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"{path}: field 'architecture' must be one of {list(ARCHITECTURES)}, got {architecture!r}")
     version = document.get("format_version")
     if version != FORMAT_VERSION:
         newer = isinstance(version, int) and version > FORMAT_VERSION
@@ -252,6 +254,8 @@ def _parse_config(document: Any, path: Path) -> tuple[GoogLeNetConfig, list[str]
         config = GoogLeNetConfig(**fields)  # checks the values (counts, rates)
     except ValueError as error:
         raise ValueError(f"{path}: field 'model': {error}") from None
+    if architecture not in (ARCHITECTURE, timm_architecture(config.flavour)):
+        raise ValueError(f"{path}: field 'architecture' is {architecture!r} but model.flavour is {config.flavour!r}")
 
     class_names = document["class_names"]
     if class_names is not None:
