@@ -4,8 +4,11 @@ Most tests call `googlenet.cli.main` in this process (a second each); a few run 
 the way a user types it."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +83,29 @@ def test_top_level_help_lists_every_command_and_the_exit_codes(capsys):
         assert name in text
     for code, meaning in EXIT_CODES.items():
         assert f"{code:<4} {meaning}" in text
+
+
+@pytest.mark.parametrize(("stop", "status", "said"), [(signal.SIGTERM, 143, "stopped by SIGTERM"),
+                                                     (signal.SIGINT, 130, "interrupted")], ids=["sigterm", "ctrl-c"])
+def test_a_stop_signal_ends_a_command_after_its_clean_up_with_128_plus_the_signal(capsys, monkeypatch, stop, status,
+                                                                                    said):
+    """Every command: SIGTERM raises where the command is, as Ctrl-C does, so `finally` blocks (temporary
+    files, checkpoints) run; the status is what a shell reports for a process the signal stopped."""
+    cleaned_up = []
+
+    def stopped_midway(args):
+        try:
+            os.kill(os.getpid(), stop)
+            time.sleep(30)  # the signal arrives first
+        finally:
+            cleaned_up.append(True)
+        return 0
+
+    monkeypatch.setattr(COMMANDS["summary"], "run", stopped_midway)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = run_main(capsys, "summary")
+    assert (code, err.strip(), cleaned_up) == (status, f"googlenet summary: {said}", [True])
+    assert signal.getsignal(signal.SIGTERM) is before  # this process's own handling, back as it was
 
 
 def test_a_usage_error_is_one_line_and_exits_2(capsys):

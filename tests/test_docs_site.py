@@ -5,6 +5,7 @@ tests check what the hooks generate without building it: every command's help, e
 the glossary's first-use links."""
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -73,3 +74,19 @@ def test_every_glossary_term_of_the_site_has_an_entry_with_text(hooks):
     for entry in entries:
         term, _, body = entry.partition("\n")
         assert body.strip(), f"the glossary's {term} has no text"
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub (and this site's toc) gives a heading: lower case, punctuation dropped, spaces as '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_readmes_links_reach_a_file_and_heading_of_this_repository():
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\((?!https?:)([^)#\s]+)(?:#([^)\s]+))?\)", text)
+    assert len(links) >= 10
+    for path, anchor in links:
+        assert (ROOT / path).exists(), f"README.md links to {path}, which does not exist"
+        if anchor:
+            headings = [line.lstrip("#") for line in (ROOT / path).read_text().splitlines() if line.startswith("#")]
+            assert anchor in {github_anchor(heading) for heading in headings}, f"README.md: {path}#{anchor}"

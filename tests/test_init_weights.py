@@ -178,10 +178,12 @@ def test_a_damaged_file_is_named(tmp_path):
     weights.write_bytes(weights.read_bytes()[:5000])
     with pytest.raises(ValueError, match=rf"{weights} is not a readable safetensors file"):
         load_initial_weights(directory, num_classes=3, in_chans=1)
-    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere does not exist: give a model or run directory, a weights "
+                                                r"file \(.pth, .pt, .bin, .safetensors\), hf-hub:user/repo or "
+                                                r"'torchvision-imagenet'"):
         load_initial_weights(tmp_path / "nowhere", num_classes=3, in_chans=1)
     (tmp_path / "notes.txt").write_text("not weights")
-    with pytest.raises(ValueError, match=r"notes.txt is a file but not a weights file \(.pth, .pt, .bin, .safetensors\)"):
+    with pytest.raises(ValueError, match=r"notes.txt is a file but not a weights file: give a model or run directory"):
         load_initial_weights(tmp_path / "notes.txt", num_classes=3, in_chans=1)
 
 

@@ -10,7 +10,8 @@ Exit statuses, the same for every command (`googlenet --help` lists them):
     1    the command ran, but some inputs failed (each is named; e.g. unreadable images)
     2    bad usage or bad input (nothing was done); argparse's own usage errors are 2 as well
     3    an unexpected failure (GOOGLENET_TRACEBACK=1 shows the traceback)
-    130  interrupted
+    130  interrupted by Ctrl-C
+    143  stopped by SIGTERM
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ from googlenet.cli.common import (
     EXIT_CODES,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     CommandError,
     HelpFormatter,
     Parser,
+    Terminated,
+    sigterm_raises_terminated,
 )
 
 # command name -> its module, in the order `googlenet --help` lists them
@@ -116,13 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parse(argv)
     prefix = f"googlenet {args.command}"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sigterm_raises_terminated():
         warnings.showwarning = _show_warning(args.command)
         try:
             return args.run(args)
         except KeyboardInterrupt:
             print(f"{prefix}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except Terminated:
+            print(f"{prefix}: stopped by SIGTERM", file=sys.stderr)
+            return EXIT_TERMINATED
         except Exception as error:  # noqa: BLE001 - the command line's promise: one line, never a traceback
             from googlenet.distributed import shared_failure  # here: torch is not imported by every command
 

@@ -7,16 +7,21 @@ Every command exits with one of `EXIT_CODES`. Problems are reported on stderr as
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 EXIT_OK = 0
 EXIT_SOME_INPUTS_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 3
+# Ctrl-C and SIGTERM as a shell reports a process they stopped: 128 + the signal's number.
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success",
     EXIT_SOME_INPUTS_FAILED: "the command ran, but some inputs failed (unreadable images: each one is named; "
@@ -25,8 +30,37 @@ EXIT_CODES: dict[int, str] = {
     "or file, a missing optional dependency; nothing was done",
     EXIT_FAILED: "an unexpected failure (out of memory, a bug): the message says what; set GOOGLENET_TRACEBACK=1 "
     "to see where",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM); a training run leaves a checkpoint to --resume from",
+    EXIT_INTERRUPTED: "interrupted by Ctrl-C (SIGINT); a training run leaves a checkpoint to --resume from",
+    EXIT_TERMINATED: "stopped by SIGTERM (kill, docker stop, a job scheduler); a training run leaves a checkpoint "
+    "to --resume from, a server finishes the requests in flight first",
 }
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt: its clean-up runs, and the
+    command line ends with EXIT_TERMINATED. A BaseException for the same reason as KeyboardInterrupt: no
+    `except Exception` on the way mistakes it for a failure."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_raises_terminated() -> Iterator[None]:
+    """SIGTERM raises `Terminated` within the block (Python's default would end the process at once,
+    skipping every clean-up), the handler before it restored after. What takes SIGTERM over inside (the
+    training loop's stop requests, uvicorn's graceful shutdown, which raises it again once done) restores
+    this one when it is through."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: signals are the main thread's to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class CommandError(Exception):

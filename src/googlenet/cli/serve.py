@@ -1,8 +1,9 @@
 """`googlenet serve MODEL`: the prediction service and its page, on uvicorn.
 
 uvicorn handles SIGTERM and Ctrl-C: it stops accepting connections, lets the requests in flight finish
-(up to GRACEFUL_SECONDS), then the app's shutdown drains the batcher. It then re-raises the signal, so the
-process ends as killed by SIGTERM (status 143 in a shell), or as interrupted (130) after Ctrl-C.
+(up to GRACEFUL_SECONDS), then the app's shutdown drains the batcher. It then raises the signal again, for
+the handler it found: the command line's, so serve ends as every command does, with 143 after SIGTERM
+and 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import sys
 
-from googlenet.cli.common import EXIT_INTERRUPTED, add_model_argument
+from googlenet.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, add_model_argument
 from googlenet.serving.options import SERVE_BACKENDS, ServeOptions
 
 HELP = "serve the model over HTTP: a prediction API with dynamic batching, health, metrics, and an explorer page"
@@ -75,14 +76,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"googlenet serve: {source.describe()} on http://{args.host}:{args.port}/ "
           f"(backend {args.backend}, max batch {args.max_batch}, max wait {args.max_wait_ms:g} ms); "
           "GET /health says when it is ready", file=sys.stderr, flush=True)
+    stopped_by: BaseException | None = None
     try:
         server.run()
+    except BaseException as stop:
+        stopped_by = stop
+        raise
     finally:
         if app.state.service.busy:
             # Stopped while the fast path is being built: that thread is inside torch or ONNX code, and an
             # interpreter shutting down under it aborts in their C++ destructors. Nothing is left to save.
-            print("googlenet serve: interrupted while building the fast path", file=sys.stderr, flush=True)
-            os._exit(EXIT_INTERRUPTED)
+            print("googlenet serve: stopped while building the fast path", file=sys.stderr, flush=True)
+            os._exit(EXIT_TERMINATED if isinstance(stopped_by, Terminated) else EXIT_INTERRUPTED)
     return 0
 
 

@@ -9,7 +9,7 @@ import types
 import typing
 from typing import Any, Callable
 
-from googlenet.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_INPUTS_FAILED, add_option
+from googlenet.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_INPUTS_FAILED, EXIT_TERMINATED, add_option
 
 HELP = "train on a built-in data set or an image folder (default: Fashion-MNIST)"
 DESCRIPTION = (
@@ -111,4 +111,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"googlenet train: error: {error}", file=sys.stderr)
         return EXIT_SOME_INPUTS_FAILED
     # train() has printed the summary (on rank 0 only, under torchrun)
-    return EXIT_INTERRUPTED if result.status == "interrupted" else EXIT_OK
+    if result.status != "interrupted":
+        return EXIT_OK
+    return EXIT_TERMINATED if result.stopped_by == "SIGTERM" else EXIT_INTERRUPTED

@@ -4,7 +4,7 @@ each flavour's initialisation (`initialisation`), built without a throw-away one
 feature maps a backbone user asks for (`features`), torchvision's published weights by name
 (`pretrained`: `GoogLeNet_Weights`), sizes measured by forward passes of an empty batch
 (`shapes`), the paper's weighted loss (`loss`), the report that measures Table 1 on a built network
-(`summary`), and what a model carries: its inference `Preprocessing` with the ImageNet statistics
+(`summary`), what torch.jit.script compiles (`scripting`), and what a model carries: its inference `Preprocessing` with the ImageNet statistics
 (`preprocessing`) and its class names (`metadata`).
 
 Imports only torch and the other modules of this package: everything else in googlenet is built on top

@@ -5,7 +5,8 @@ The constructor takes a `GoogLeNetConfig` (everything needed to build the same n
 the config too. Module names are torchvision's (`conv1`, `maxpool1`, ..., `inception5b`, `aux1`,
 `aux2`, `fc`), so a torchvision state_dict loads into the `torchvision` flavour with `strict=True`.
 
-Forward contract, torchvision's (the same eagerly, under torch.fx, torch.export and torch.jit.trace):
+Forward contract, torchvision's (the same eagerly, under torch.fx, torch.export and torch.jit.trace;
+torch.jit.script compiles the eval-mode forward, models/scripting.py):
 - training mode with aux heads and `aux_logits` on: `GoogLeNetOutputs(logits, aux_logits2, aux_logits1)`,
   aux_logits1 read from 4a, aux_logits2 from 4d (torchvision's names and order);
 - otherwise the logits tensor ([N, 1024] pooled features for a headless model, num_classes=0).
@@ -33,6 +34,7 @@ from googlenet.models.layers import AuxClassifier, ImageNetToUnitRange
 from googlenet.models.metadata import ModelMetadata, attach_metadata, timm_pretrained_cfg
 from googlenet.models.preprocessing import Preprocessing
 from googlenet.models.pretrained import GoogLeNet_Weights
+from googlenet.models.scripting import scriptable
 from googlenet.models.shapes import check_input_batch, is_being_traced, smallest_input_side
 from googlenet.models.table import IMAGE_CHANNELS, Flavour, aux_attach_points
 from googlenet.models.trunk import build_trunk, layer_groups
@@ -227,6 +229,9 @@ class GoogLeNet(nn.Module):
         if with_aux:
             return GoogLeNetOutputs(logits, aux_outputs[1], aux_outputs[0])
         return logits
+
+    def __prepare_scriptable__(self) -> nn.Module:  # torch.jit.script(model) compiles this (models/scripting.py)
+        return scriptable(self)
 
     def forward_intermediates(
         self, x: Tensor, indices: int | list[int] | None = None, norm: bool = False, stop_early: bool = False,

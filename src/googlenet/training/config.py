@@ -194,6 +194,7 @@ class TrainResult:
     validation: dict[str, Any] | None = None  # the selected weights on the validation split
     test: dict[str, Any] | None = None  # the selected weights on the test split, measured once at the end
     final: dict[str, Any] = field(default_factory=dict)  # the last epoch's metrics row
+    stopped_by: str | None = None  # what interrupted the run: "SIGINT" (Ctrl-C), "SIGTERM", or None
 
     @property
     def model_dir(self) -> Path:

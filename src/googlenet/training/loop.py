@@ -42,11 +42,14 @@ class StopRequests:
 
     def __init__(self) -> None:
         self.requested = False
+        self.by: str | None = None  # the first request's signal, "SIGINT" or "SIGTERM" (None: asked in Python)
         self._previous: dict[int, Any] = {}
 
     def request(self, signum: int | None = None, frame: Any = None) -> None:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if not self.requested and signum is not None:
+            self.by = signal.Signals(signum).name
         self.requested = True
 
     def __enter__(self) -> StopRequests:

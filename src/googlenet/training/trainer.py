@@ -158,7 +158,8 @@ class Trainer:
     def _result(self, status: str) -> TrainResult:
         selection = self.state.selection
         return TrainResult(status, self.run_dir, self.state.position.epoch, selection.epoch, selection.weights,
-                           selection.by, final=self.state.history[-1] if self.state.history else {})
+                           selection.by, final=self.state.history[-1] if self.state.history else {},
+                           stopped_by=self.stop.by if status == "interrupted" else None)
 
     def _finish(self, result: TrainResult) -> TrainResult:
         """Evaluate the kept weights, as read back from model/, on the test split; report every split."""

@@ -25,9 +25,12 @@ from googlenet.weights.adapt import CLASSIFIER, FIRST_CONV, adapt_input_conv, ch
 from googlenet.weights.loading import load_checkpoint_file, state_dict_from_checkpoint
 from googlenet.models.metadata import ModelMetadata, attach_metadata
 from googlenet.weights.model_dir import read_model_config
-from googlenet.weights.sources import CONFIG_NAME, WEIGHTS_NAME, ModelLocation, hub_repo_id, locate_model
+from googlenet.weights.sources import (CONFIG_NAME, WEIGHTS_NAME, ModelLocation, existing_path, hub_repo_id,
+                                       locate_model)
 
 WEIGHT_FILE_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
+_CHOICES = (f"give a model or run directory, a weights file ({', '.join(WEIGHT_FILE_SUFFIXES)}), hf-hub:user/repo or "
+            f"{imagenet.SOURCE_NAME!r}")
 
 
 @dataclass
@@ -125,11 +128,10 @@ def _read(source: str | Path, flavour: str | None) -> SourceWeights:
     if str(source) == imagenet.SOURCE_NAME:
         path = imagenet.imagenet_checkpoint()
         return _imagenet_weights(path, f"{imagenet.SOURCE_NAME} ({path})")
-    path = Path(source)
-    if hub_repo_id(source) is None and path.is_file():
+    path = Path(source) if hub_repo_id(source) is not None else existing_path(source, _CHOICES)
+    if path.is_file():
         if path.suffix not in WEIGHT_FILE_SUFFIXES:
-            raise ValueError(f"{path} is a file but not a weights file ({', '.join(WEIGHT_FILE_SUFFIXES)}): give "
-                             f"one, a model or run directory, hf-hub:user/repo or {imagenet.SOURCE_NAME!r}")
+            raise ValueError(f"{path} is a file but not a weights file: {_CHOICES}")
         state_dict = state_dict_from_checkpoint(load_checkpoint_file(path), path)
         if imagenet.is_imagenet_file(path):
             return _imagenet_weights(path, str(path), state_dict)

@@ -159,7 +159,7 @@ def _nearest_hint(path: Path) -> str:
             names = [entry.name for _, entry in zip(range(_SIBLINGS_READ), entries)]
     except OSError:
         names = []
-    near = difflib.get_close_matches(parts[depth], names, n=1, cutoff=0.6)
+    near = difflib.get_close_matches(parts[depth], names, n=1, cutoff=0.8)  # a typo, not any name sharing letters
     if near:
         return f" (did you mean {Path(*parts[:depth], near[0])}?)"
     if depth == 0 and len(parts) == 2 and not path.is_absolute():
