@@ -204,7 +204,8 @@ def test_ci_runs_the_lowest_python_the_package_claims(tmp_path):
     major, minor = _lowest_claimed_python()
     ran = _run_ci_script(PACKAGE.parents[1], tmp_path)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.split() == ["make", "test", f"PYTHON=python{major}.{minor}", f"GOOGLENET_CI_PYTHON={major}.{minor}"]
+    version = f"{major}.{minor}"
+    assert ran.stdout.split() == ["make", "test", f"PYTHON=python{version}", f"GOOGLENET_CI_PYTHON={version}"]
     chosen = os.environ.get("GOOGLENET_CI_PYTHON")
     if chosen:  # under .ci/run: the interpreter it asked for is the one running the tests
         assert chosen == f"{major}.{minor}" and sys.version_info[:2] == (major, minor), (

@@ -65,7 +65,9 @@ def test_a_runs_card_says_how_it_was_trained_and_what_it_measured_without_local_
     run_dir.mkdir()
     data = str(tmp_path / "my-private-photos") if data == "folder" else data
     outputs = RunOutputs(run_dir, tensorboard=False)
-    outputs.write_config(TrainConfig(data=data, epochs=3, batch_size=16, lr=0.05, seed=4, output_dir=str(run_dir)))
+    init = "hf-hub:someone/fashion-googlenet" if data == "fashion-mnist" else str(tmp_path / "my-weights")
+    outputs.write_config(TrainConfig(data=data, epochs=3, batch_size=16, lr=0.05, seed=4, output_dir=str(run_dir),
+                                     init=init))
     figures = {"loss": 0.4, "top1": 88.125, "top5": 99.5, "count": 600}
     record = {"data": data, "epoch": 3, "weights": "ema", "selected_by": "validation top-1", "validation": figures}
     outputs.write_model(small_model(), record)
@@ -79,8 +81,11 @@ def test_a_runs_card_says_how_it_was_trained_and_what_it_measured_without_local_
     assert "Kept: epoch 3, averaged (EMA) weights, chosen by validation top-1." in text
     assert "- test split: top-1 87.50%, top-5 99.50% on 1000 images, never used to choose" in text
     assert str(tmp_path) not in (run_dir / "model" / "README.md").read_text()
+    shown_init = '"hf-hub:someone/fashion-googlenet"' if data == "fashion-mnist" else "a local file or directory"
+    assert f"- `init`: {shown_init}" in text or f"- `init`: initial weights from {shown_init}" in text
     if data == "fashion-mnist":
-        assert metadata["datasets"] == ["zalando-datasets/fashion_mnist"] and "# GoogLeNet (torchvision flavour) on fashion-mnist" in text
+        assert metadata["datasets"] == ["zalando-datasets/fashion_mnist"]
+        assert "# GoogLeNet (torchvision flavour) on fashion-mnist" in text
     else:
         assert "datasets" not in metadata and "on an image folder" in text
     assert json.loads((run_dir / "model" / "config.json").read_text())["class_names"] == ["shirt", "shoe", "bag"]

@@ -20,7 +20,8 @@ from googlenet.models.pretrained import GoogLeNet_Weights
 from googlenet.weights.hf_hub import HUB_PREFIX
 
 MODEL_CARD_NAME = "README.md"
-GENERATED_MARK = "<!-- Written by googlenet with the weights, and rewritten with them: delete this line to keep your own card. -->"
+GENERATED_MARK = ("<!-- Written by googlenet with the weights, and rewritten with them: "
+                  "delete this line to keep your own card. -->")
 LICENSE = "mit"  # the package's; the data's own terms apply to weights trained on it (see Limits)
 
 # The built-in data sets and torchvision's ImageNet weights' data, with their ids on the Hub (None: none
@@ -170,8 +171,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _shown(name: str, value: Any) -> str:
-    if name == "init" and isinstance(value, str) and ("/" in value or value.endswith((".pt", ".pth"))):
-        return "initial weights from a file or directory"  # a local path: not for a public card
+    named = isinstance(value, str) and (value.startswith(HUB_PREFIX) or value == "torchvision-imagenet")
+    if name == "init" and isinstance(value, str) and not named:
+        return "initial weights from a local file or directory"  # its path stays on this machine
     return json.dumps(value)
 
 
