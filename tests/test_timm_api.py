@@ -155,6 +155,15 @@ def test_every_pool_type_pools_the_last_map_as_timm_defines_it(global_pool):
     torch.testing.assert_close(logits, model.fc(want))
 
 
+@pytest.mark.parametrize(("num_classes", "global_pool"), [(0, ""), (4, "catavgmax")])
+def test_torchscript_compiles_the_pool_chosen(num_classes, global_pool):
+    model = real_scale_googlenet("bn", num_classes=5).eval()
+    model.reset_classifier(num_classes, global_pool)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.script(model)(x), model(x))
+
+
 def test_a_pool_is_changed_on_a_kept_classifier_only_where_it_fits():
     model = real_scale_googlenet("torchvision", num_classes=5).eval()
     classifier = model.fc

@@ -22,6 +22,7 @@ def scriptable(model: Any) -> nn.Sequential:
     if model.training and model.aux_logits:
         raise ValueError("torch.jit.script compiles GoogLeNet's eval-mode forward: call model.eval() first, or set "
                          "model.aux_logits = False (in training mode it also returns the aux heads' outputs)")
+    flatten = [("flatten", nn.Flatten(1))] if model.global_pool else []  # '': the map stays unpooled
     chain = [("input_transform", model.input_transform), *model.stages(), ("avgpool", model.avgpool),
-             ("flatten", nn.Flatten(1)), ("dropout", model.dropout), ("fc", model.fc)]
+             *flatten, ("dropout", model.dropout), ("fc", model.fc)]
     return nn.Sequential(OrderedDict(chain)).train(model.training)
