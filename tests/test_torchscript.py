@@ -28,6 +28,11 @@ def test_a_scripted_model_computes_what_the_model_does(tmp_path, flavour, option
         torch.testing.assert_close(compiled(images), expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
     assert set(compiled.state_dict()) <= set(model.state_dict())  # the model's own names
     assert (model.aux1 is not None) == model.config.aux_logits  # the model itself is not changed
+    if flavour == "bn":  # timm's unpooled map, and another of its pools
+        for pool in ("", "catavgmax"):
+            model.reset_classifier(0, pool)
+            with torch.no_grad():
+                torch.testing.assert_close(scripted(model)(images), model(images))
     if flavour == "torchvision":  # what a scripted model is for: a file torch.jit.load runs without the code
         torch.jit.save(compiled, tmp_path / "model.pt")
         with torch.no_grad():
