@@ -39,8 +39,8 @@ def test_the_time_to_the_target_follows_the_weights_chosen_on_validation():
     # Epoch 3's test reaches 91% but the run keeps epoch 2 then (better on validation): first reached at 4.
     assert script.time_to_target(every, 4, 91.1, 91.0) == (240.0, 4)
     assert script.time_to_target(every, 4, 91.1, 91.2) == (None, None)
-    tie = [Line(1, 60.0, 90.0, 91.5), Line(2, 120.0, 90.0, 90.0)]
-    assert script.time_to_target(tie, 1, 91.5, 91.0) == (60.0, 1)  # a tie keeps the earlier
+    tie = [Line(1, 60.0, 90.0, 90.0), Line(2, 120.0, 90.0, 91.5)]
+    assert script.time_to_target(tie, 1, 90.0, 91.0) == (None, None)  # a tie keeps the earlier
     # Without test figures per epoch: the kept epoch's end, if its final test reaches the target.
     at_end = [Line(1, 60.0, 88.0, None), Line(2, 120.0, 91.5, None), Line(3, 180.0, 91.2, None)]
     assert script.time_to_target(at_end, 2, 91.05, 91.0) == (120.0, 2)
