@@ -170,6 +170,27 @@ def test_upload_shows_the_classes_the_command_line_predicts(page, run_dir, artef
     page.screenshot(path=str(artefacts / "serve-page.png"), full_page=True)
 
 
+def test_a_branch_shows_its_channel_sheet_with_the_channels_the_image_excites_most(page, artefacts, tmp_path):
+    image_path = tmp_path / "fashion-mnist-test-3.png"
+    Image.fromarray(fashion_mnist_test_image(3)).save(image_path)
+    page.set_input_files("#file-input", str(image_path))
+    page.wait_for_selector("#heatmap[data-drawn]")
+    page.locator('#modules g.module[data-module="inception3a"]').click()
+    page.wait_for_selector("#module-detail:not([hidden]) .branch img")
+    strongest = [int(text.lstrip("#")) for text in page.locator("#module-detail .branch").nth(2)
+                 .locator("figcaption").all_inner_texts()]
+    page.locator("#module-detail .branch").nth(2).locator(".channels-button").click()
+    page.wait_for_selector("#channel-sheet .channel-row img.visualisation")
+    assert "inception3a 5x5 (branch3)" in page.inner_text("#channel-sheet h3")
+    shown = [int(text.split()[0].lstrip("#")) for text in page.locator("#channel-sheet .channel-label").all_inner_texts()]
+    assert shown[:len(strongest)] == strongest and len(shown) == 8  # the image's strongest first, marked
+    assert page.locator("#channel-sheet .channel-row.excited").count() == len(strongest)
+    assert page.locator("#channel-sheet .channel-examples").first.locator("img").count() == 6
+    page.wait_for_function("""() => [...document.querySelectorAll('#channel-sheet img')].every(
+        (image) => image.complete && image.naturalWidth > 0)""")
+    page.locator("#modules-section").screenshot(path=str(artefacts / "channels-page.png"))
+
+
 def test_an_example_from_the_evaluation_data(page, artefacts):
     page.wait_for_selector("#examples button")
     assert "test split of fashion-mnist" in page.inner_text("#examples-note")

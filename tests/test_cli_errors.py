@@ -15,7 +15,8 @@ from helpers import write_run_dir
 CLASSES = [f"class {index}" for index in range(10)]
 # what each command needs besides options, so that the mistyped option is the only problem
 POSITIONALS = {"predict": ["MODEL", "IMAGE"], "explain": ["MODEL", "IMAGE"], "evaluate": ["MODEL"],
-               "export": ["MODEL"], "serve": ["MODEL"], "import-torchvision": ["IN.pth", "OUT"]}
+               "export": ["MODEL"], "serve": ["MODEL"], "import-torchvision": ["IN.pth", "OUT"],
+               "visualise": ["MODEL"], "dream": ["MODEL", "IMAGE"]}
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ LAYERS = {
     "models": 1,
     "data": 2,
     "weights": 3, "timm_registry": 3,
-    "evaluation": 4, "explain": 4,
+    "evaluation": 4, "explain": 4, "visualise": 4,
     "training": 5,
     "inference": 6,
     "serving": 7,

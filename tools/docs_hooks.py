@@ -60,6 +60,7 @@ def _python_pages() -> dict[str, tuple[str, str, list[tuple[str, list[str]]]]]:
     import googlenet.data
     import googlenet.explain
     import googlenet.models
+    import googlenet.visualise
 
     lazy = googlenet._LAZY  # name -> defining module: mkdocstrings reads source, not the lazy __getattr__
     by_area: dict[str, list[str]] = {}
@@ -82,6 +83,11 @@ def _python_pages() -> dict[str, tuple[str, str, list[tuple[str, list[str]]]]]:
                        "Grad-CAM and the Inception branches' shares for one image (needs captum: the `serve` extra).",
                        [("googlenet.explain",
                          [f"{module}.{name}" for name, module in sorted(googlenet.explain._PUBLIC.items())])]),
+        "visualise.md": ("Python API: `googlenet.visualise`",
+                         "What each channel of each Inception branch responds to: feature visualisation, dataset "
+                         "examples, DeepDream.",
+                         [("googlenet.visualise",
+                           [f"{module}.{name}" for name, module in sorted(googlenet.visualise._PUBLIC.items())])]),
         "serving.md": ("Python API: `googlenet.serving` and `googlenet.timm_registry`",
                        "The HTTP service as an ASGI app, and the flavours registered with timm.",
                        [("googlenet.serving", ["googlenet.serving.app.create_app",

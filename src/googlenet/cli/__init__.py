@@ -24,7 +24,8 @@ import warnings
 from types import ModuleType
 from typing import Any
 
-from googlenet.cli import benchmark, evaluate, explain, export, import_torchvision, predict, serve, summary, train
+from googlenet.cli import (benchmark, dream, evaluate, explain, export, import_torchvision, predict, serve, summary,
+                           train, visualise)
 from googlenet.atomic_files import AtomicWriteError
 from googlenet.cli.common import (
     EXIT_BAD_INPUT,
@@ -50,6 +51,8 @@ COMMANDS: dict[str, ModuleType] = {
     "benchmark": benchmark,
     "serve": serve,
     "explain": explain,
+    "visualise": visualise,
+    "dream": dream,
 }
 
 # Bad input: the file, option or value named in the message is wrong, or an optional dependency is

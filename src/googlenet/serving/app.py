@@ -6,6 +6,7 @@
     GET  /v1/model           flavour, classes, preprocessing, backend, limits
     GET  /v1/examples        a few images of the model's own evaluation data (GET /v1/examples/N.png)
     GET  /v1/architecture    Table 1 measured on the network, and the naive-versus-reduced comparison
+    GET  /v1/channels/UNIT   a branch's channels: feature visualisations and dataset examples (channels.py)
     GET  /health             200 once the model is loaded and warmed up, 503 before (or if that failed)
     GET  /metrics            Prometheus text: requests by route and status, latency, batch sizes
 
@@ -30,6 +31,7 @@ from starlette.exceptions import HTTPException
 
 from googlenet.evaluation.model_source import ModelSource
 from googlenet.models.network import GoogLeNet
+from googlenet.serving.channels import add_channel_routes
 from googlenet.serving.inputs import RequestProblem, decode_images, parse_request, whole_number
 from googlenet.serving.limits import BodyTooLarge, BodyLimitMiddleware
 from googlenet.serving.metrics import MetricsMiddleware, ServerMetrics
@@ -40,7 +42,7 @@ log = logging.getLogger("googlenet.serve")
 
 STATIC = resources.files("googlenet.serving") / "static"
 ROUTES = ("GET /", "POST /v1/predict", "POST /v1/explain", "GET /v1/model", "GET /v1/examples",
-          "GET /v1/architecture", "GET /health", "GET /metrics")
+          "GET /v1/architecture", "GET /v1/channels/{module}.{branch}", "GET /health", "GET /metrics")
 
 
 def error_response(status: int, message: str) -> JSONResponse:
@@ -69,6 +71,7 @@ def create_app(model: GoogLeNet, *, name: str = "model", options: ServeOptions |
     app.state.service = service
     _add_error_handlers(app)
     _add_api_routes(app, service)
+    add_channel_routes(app, service)
     _add_page_routes(app, service, metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=service.options.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

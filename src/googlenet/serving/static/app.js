@@ -274,7 +274,9 @@ function showModule(name) {
         element("figcaption", {}, `#${channel.channel}`));
       maps.append(figure);
     }
-    column.append(heading, maps);
+    const sheet = element("button", { class: "channels-button", type: "button" }, "its channels");
+    sheet.addEventListener("click", () => showChannels(name, branch));  // channels.js
+    column.append(heading, maps, sheet);
     return column;
   });
   const grid = element("div", { class: "branches" });
