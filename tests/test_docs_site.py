@@ -90,3 +90,34 @@ def test_the_readmes_links_reach_a_file_and_heading_of_this_repository():
         if anchor:
             headings = [line.lstrip("#") for line in (ROOT / path).read_text().splitlines() if line.startswith("#")]
             assert anchor in {github_anchor(heading) for heading in headings}, f"README.md: {path}#{anchor}"
+
+
+def readme_command_lines(program: str) -> list[str]:
+    """The lines of the README's ```sh blocks that run `program`, comments dropped."""
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    lines = [line.split(" #", 1)[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line.startswith(program + " ")]
+
+
+def test_every_googlenet_command_in_the_readme_is_one_the_command_line_takes():
+    import shlex
+
+    from googlenet.cli import build_parser
+
+    commands = readme_command_lines("googlenet")
+    assert len(commands) >= 6
+    for command in commands:
+        words = shlex.split(command)[1:]
+        try:
+            build_parser(only=words[0]).parse_args(words)
+        except SystemExit as refused:
+            raise AssertionError(f"README.md: `{command}` is refused by the command line") from refused
+
+
+def test_every_make_target_in_the_readme_exists():
+    import subprocess
+
+    for command in readme_command_lines("make"):
+        result = subprocess.run(["make", "-n", "-C", str(ROOT), *command.split()[1:]], capture_output=True, text=True,
+                                timeout=60)
+        assert "No rule to make target" not in result.stderr, command

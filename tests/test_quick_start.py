@@ -1,5 +1,6 @@
 """The README's quick start, run as written in a directory of its own: `make train` (told to train for a
-few seconds instead of half an hour), then `googlenet predict` on the example image the README names.
+few seconds instead of half an hour), then `googlenet predict` on the example image the README names, then
+the commands the README suggests next (evaluate, explain, export; serve's options only).
 
 The commands are read from the README's first ```sh block, so a quick start that stops working, or names
 an image a run does not leave, fails here. `. .venv/bin/activate` is what putting this interpreter's
@@ -20,12 +21,12 @@ SHORT_TRAINING = "--epochs 1 --train-subset 256 --val-subset 64 --test-subset 64
 pytestmark = pytest.mark.slow
 
 
-def quick_start_commands() -> list[str]:
-    """The command lines of the README's Quick start block, comments dropped."""
+def quick_start_commands(block: int = 0) -> list[str]:
+    """The command lines of the README's Quick start section's first ```sh block (or another), comments dropped."""
     text = (ROOT / "README.md").read_text()
-    section = text.split("## Quick start", 1)[1]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    commands = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```sh\n")[block + 1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in code.splitlines()]
     return [command for command in commands if command]
 
 
@@ -52,3 +53,12 @@ def test_the_readme_quick_start_trains_and_predicts_on_the_image_it_names(tmp_pa
     lines = [line for line in predicted.stdout.splitlines() if "%" in line]
     assert len(lines) == 5, predicted.stdout  # the 5 likeliest classes, each with its probability
     assert "warning" not in predicted.stderr  # a test image of the run's own fits the model
+
+    # What the README suggests next, on the same run: evaluate on a few test images (the whole test split
+    # takes minutes on a shared 2-core machine), a server's options only (serving is tested elsewhere).
+    for command in quick_start_commands(block=1):
+        words = shlex.split(command)
+        words += {"evaluate": ["--limit", "64"], "serve": ["--help"]}.get(words[1], [])
+        done = subprocess.run(words, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
+    assert (tmp_path / "runs/fashion-mnist/model/model.onnx").is_file()
