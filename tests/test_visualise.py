@@ -114,9 +114,12 @@ def test_dataset_examples_are_the_brute_force_top_k(run_dir, trained, validation
     torch.testing.assert_close(pictures, validation[[index for index, _ in top]], rtol=0, atol=1e-5)
 
 
-def test_the_cache_answers_the_second_time_and_is_rebuilt_when_the_weights_change(run_dir, monkeypatch):
+def test_the_cache_answers_the_second_time_and_is_rebuilt_when_the_weights_change(run_dir, tmp_path, monkeypatch):
+    import shutil
+
     from googlenet.weights.model_dir import from_pretrained, save_pretrained
 
+    run_dir = shutil.copytree(run_dir, tmp_path / "run")  # its weights change below: the other tests keep theirs
     passes = []
     forward_features = GoogLeNet.forward_features
     monkeypatch.setattr(GoogLeNet, "forward_features", lambda self, x: passes.append(len(x)) or forward_features(self, x))
