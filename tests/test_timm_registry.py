@@ -38,6 +38,21 @@ def test_create_model_takes_timms_arguments(name):
     assert timm.create_model(name, aux_logits=True).aux1 is not None
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_timms_forward_features_check(name):
+    """timm's test_model_forward_features, written out: the input size from the backbone's own cfg, a map per
+    feature_info entry with its channels, at most ceil(side / reduction) + 1 on a side."""
+    backbone = timm.create_model(name, features_only=True).eval()
+    assert backbone.default_cfg["input_size"] == (3, 224, 224) and backbone.pretrained_cfg["min_input_size"][0] == 3
+    side = 96
+    with torch.no_grad():
+        maps = backbone(torch.randn(1, 3, side, side))
+    info = backbone.feature_info
+    assert len(maps) == len(info.channels()) == 5
+    for channels, reduction, found in zip(info.channels(), info.reduction(), maps):
+        assert found.shape[:2] == (1, channels) and max(found.shape[2:]) <= -(-side // reduction) + 1
+
+
 def test_timms_backbone_and_headless_options():
     backbone = timm.create_model("googlenet_bn", features_only=True, out_indices=(2, 3, 4), in_chans=1)
     assert backbone.feature_info.channels() == [480, 832, 1024] and backbone.feature_info.reduction() == [8, 16, 32]

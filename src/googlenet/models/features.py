@@ -71,8 +71,11 @@ def intermediates(
 
 
 def backbone_of(model: nn.Module, out_indices: Sequence[int] = (0, 1, 2, 3, 4)) -> GoogLeNetFeatures:
-    """timm's `features_only=True` made from a built GoogLeNet: its own stages (the same modules, weights shared)."""
-    return GoogLeNetFeatures(model.config, model.stages(), model.input_transform, model.feature_info, out_indices)
+    """timm's `features_only=True` made from a built GoogLeNet: its own stages (the same modules, weights shared)
+    and its `pretrained_cfg` (the input size and normalisation timm's data config reads)."""
+    backbone = GoogLeNetFeatures(model.config, model.stages(), model.input_transform, model.feature_info, out_indices)
+    backbone.pretrained_cfg = backbone.default_cfg = model.pretrained_cfg
+    return backbone
 
 
 class GoogLeNetFeatures(nn.Module):
@@ -92,6 +95,8 @@ class GoogLeNetFeatures(nn.Module):
         for name, module in stages[: last + 1]:
             self.add_module(name, module)
         self.feature_info = FeatureInfo(feature_info[index] for index in self.out_indices)
+        self.pretrained_cfg: dict | None = None  # timm's description of the input (`backbone_of` sets it)
+        self.default_cfg: dict | None = None  # timm's older name
         self._returned = [entry["module"] for entry in self.feature_info]
 
     def forward(self, x: Tensor) -> list[Tensor]:
