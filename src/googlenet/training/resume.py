@@ -22,6 +22,7 @@ from typing import Any
 
 from googlenet.training.config import SAFE_TO_CHANGE_ON_RESUME, TrainConfig
 
+
 @dataclass
 class ResumePoint:
     """What `--resume` names, read: the run directory, the checkpoint file and what it holds."""
