@@ -99,3 +99,15 @@ def test_the_traced_training_graph_returns_torchvisions_outputs_and_backpropagat
     (logits.sum() + aux_logits2.sum() + aux_logits1.sum()).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert all(parameter.grad is not None for parameter in traced.parameters())
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_a_traced_graph_compiles_with_torchscript(flavour):
+    """timm's test_model_forward_fx_torchscript: the last node's output through fx, then torch.jit.script."""
+    model = real_scale_googlenet(flavour, num_classes=5).eval()
+    train_nodes, eval_nodes = get_graph_node_names(model)
+    scripted = torch.jit.script(create_feature_extractor(model, train_return_nodes=[train_nodes[-1]],
+                                                         eval_return_nodes=[eval_nodes[-1]]))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x)[eval_nodes[-1]], model(x))

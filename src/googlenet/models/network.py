@@ -14,8 +14,8 @@ timm's model interface: `forward_features` (the last map, [N, 1024, H/32, W/32])
 `forward_intermediates`, `reset_classifier`, `num_features`, `feature_info`, `pretrained_cfg`.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: torch.fx writes forward's annotations into the code it
+# generates, and TorchScript cannot compile them as strings (a traced model scripted, as timm's checks do).
 import contextlib
 import warnings
 from dataclasses import fields, replace
