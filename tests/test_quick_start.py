@@ -1,6 +1,6 @@
 """The README's quick start, run as written in a directory of its own: `make train` (told to train for a
 few seconds instead of half an hour), then `googlenet predict` on the example image the README names, then
-the commands the README suggests next (evaluate, explain, export; serve's options only).
+the commands the README suggests next (shortened: evaluate, explain, visualise, export; serve's options).
 
 The commands are read from the README's first ```sh block, so a quick start that stops working, or names
 an image a run does not leave, fails here. `. .venv/bin/activate` is what putting this interpreter's
@@ -54,11 +54,14 @@ def test_the_readme_quick_start_trains_and_predicts_on_the_image_it_names(tmp_pa
     assert len(lines) == 5, predicted.stdout  # the 5 likeliest classes, each with its probability
     assert "warning" not in predicted.stderr  # a test image of the run's own fits the model
 
-    # What the README suggests next, on the same run: evaluate on a few test images (the whole test split
-    # takes minutes on a shared 2-core machine), a server's options only (serving is tested elsewhere).
+    # What the README suggests next, on the same run, shortened where the whole would take minutes on a
+    # shared 2-core machine: evaluate on a few test images, visualise two channels in a few steps without the
+    # pass over a split for dataset examples, a server's options only (serving is tested elsewhere).
+    shorter = {"evaluate": ["--limit", "64"], "visualise": ["--channels", "0-1", "--steps", "8", "--examples", "0"],
+               "serve": ["--help"]}
     for command in quick_start_commands(block=1):
         words = shlex.split(command)
-        words += {"evaluate": ["--limit", "64"], "serve": ["--help"]}.get(words[1], [])
+        words += shorter.get(words[1], [])
         done = subprocess.run(words, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
     assert (tmp_path / "runs/fashion-mnist/model/model.onnx").is_file()

@@ -334,8 +334,8 @@ def googlenet(
         progress: show a progress bar while the weights download.
         global_pool: timm's pool types, "avg" (Table 1), "max", "avgmax", "catavgmax", or "" (with
             num_classes=0: forward returns the unpooled map).
-        features_only, out_indices: timm's: a `GoogLeNetFeatures` backbone returning the maps at these
-            indices of `feature_info` (strides 2, 4, 8, 16, 32).
+        features_only: timm's: a `GoogLeNetFeatures` backbone returning feature maps instead of logits.
+        out_indices: with `features_only`, which maps: indices of `feature_info` (strides 2, 4, 8, 16, 32).
         **options: `dropout`, `aux_dropout` (or torchvision's `dropout_aux`), `naive` (naive Inception
             modules), `transform_input` (torchvision's ImageNet-normalisation conversion), `init_weights`
             (False: torch's own initialisation of each layer, as in torchvision).
