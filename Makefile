@@ -111,7 +111,7 @@ train: setup data
 
 train-long: setup data
 	$(VENV)/bin/googlenet train --epochs 30 --input-size 64 --random-erase 0.25 --label-smoothing 0.1 \
-		--aux-logits --batch-size 128 --output-dir $(LONG_RUN) $(DATA_OPTIONS) $(TRAIN_OPTIONS)
+		--aux-logits --batch-size 128 --lr 0.1 --output-dir $(LONG_RUN) $(DATA_OPTIONS) $(TRAIN_OPTIONS)
 	$(VENV)/bin/googlenet evaluate $(LONG_RUN) --tta 10crop
 
 # The quick tier in parallel (pyproject's -n auto), then the slow tests one at a time: they start processes

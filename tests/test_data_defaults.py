@@ -6,7 +6,7 @@ import torch
 from torchvision.transforms import v2
 
 from googlenet.data import load_data
-from googlenet.data.defaults import choose_preprocessing
+from googlenet.data.defaults import SHORT_RUN_STEPS, choose_preprocessing
 from googlenet.data.transforms import BOUNDED_CROP_SCALE, TRAIN_PRESET_SUMMARIES, eval_preset
 from googlenet.models.preprocessing import IMAGENET_GRAY_MEAN, IMAGENET_MEAN
 from googlenet.data.splits import LoadOptions
@@ -122,6 +122,8 @@ def test_a_run_too_short_for_augmentation_trains_without_it(tmp_path):
     assert "preset small" in long.decisions[1] and has_step(long, v2.RandomCrop)
     asked = load_data(tmp_path / "digits", val_fraction=0.2, batch_size=8, epochs=6, train_preset="small")
     assert has_step(asked, v2.RandomCrop)
+    # googlenet train's Fashion-MNIST default, 5 epochs of 210 steps of 256, is a short run; 7 of 128 is not.
+    assert 5 * (54_000 // 256) < SHORT_RUN_STEPS <= 7 * (54_000 // 128)
 
 
 def test_a_short_run_on_large_images_trains_on_what_evaluation_sees(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from googlenet.training.config import LAST_CHECKPOINT, TrainConfig
+from googlenet.training.config import LAST_CHECKPOINT, LR_FROM_SCRATCH, TrainConfig
 from googlenet.training.loop import TrainingDiverged
 from googlenet.training.trainer import Trainer, train
 
@@ -124,7 +124,7 @@ def test_the_learning_rate_across_a_resume_with_more_epochs_is_continuous_and_ne
     assert interrupted.status == "interrupted" and len(rates) == 6
     resumed = train(tiny_config(tmp_path, epochs=3), resume=interrupted.run_dir)
     assert resumed.status == "finished" and len(rates) == 12
-    peak = TINY["batch_size"] / 128 * 0.1  # --lr 0.1 for a batch of 128, scaled linearly
+    peak = TINY["batch_size"] / 128 * LR_FROM_SCRATCH  # --lr for a batch of 128, scaled linearly
     two_epochs = LearningRateSchedule.for_run("cosine", 4, epochs=2, warmup_epochs=0.5)
     assert rates[:6] == pytest.approx([peak * two_epochs.factor(step) for step in range(6)])
     assert rates[6] == pytest.approx(peak * two_epochs.factor(6))  # continuous across the resume

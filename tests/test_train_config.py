@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from googlenet.training.config import EPOCHS_FROM_INIT, EPOCHS_FROM_SCRATCH, TrainConfig, TrainResult
+from googlenet.training.config import (
+    EPOCHS_FROM_INIT,
+    EPOCHS_FROM_SCRATCH,
+    LR_FROM_INIT,
+    LR_FROM_SCRATCH,
+    TrainConfig,
+    TrainResult,
+)
 
 
 def test_every_field_has_user_facing_help():
@@ -24,6 +31,8 @@ def test_epochs_and_flavour_default_from_init():
     assert TrainConfig(init="run").resolved().epochs == EPOCHS_FROM_INIT < EPOCHS_FROM_SCRATCH
     assert TrainConfig(init="run", epochs=9).resolved().epochs == 9
     assert TrainConfig().resolved().flavour == "bn"
+    assert TrainConfig().resolved().lr == LR_FROM_SCRATCH == 0.05 and TrainConfig(lr=0.3).resolved().lr == 0.3
+    assert TrainConfig(init="run").resolved().lr == LR_FROM_INIT == 0.1  # fine-tuning's measured rate
     assert TrainConfig(init="run").resolved().flavour is None  # the weights' own, decided when they are read
 
 

@@ -30,6 +30,11 @@ FLAVOURS = tuple(_FLAVOUR_TABLE)
 
 EPOCHS_FROM_SCRATCH = 5  # make train: Fashion-MNIST to about 91% test top-1 (benchmarks/time_to_accuracy.py)
 EPOCHS_FROM_INIT = 4  # fine-tuning: pretrained features need a short schedule
+# Peak learning rates for a global batch of 128. From random weights 0.05 (0.1 at the default batch of 256):
+# the short default run without augmentation diverged at twice that (docs/results.md). Fine-tuning keeps the
+# rate its figures were measured at (docs/finetuning.md).
+LR_FROM_SCRATCH = 0.05
+LR_FROM_INIT = 0.1
 
 # Options that do not change which samples, weights or numbers a run produces: a resumed run accepts
 # new values for them. `epochs` is accepted too, with its own rule (see schedule.py).
@@ -92,8 +97,9 @@ class TrainConfig:
                                       "on for inputs of 224 px and more, as the paper trains; off below, where they "
                                       "slow each step by about 15 percent)")
     aux_weight: float = _option(0.3, "weight of each auxiliary classifier's loss (the paper's 0.3)")
-    lr: float = _option(0.1, "peak learning rate for a global batch of 128, scaled linearly for other global "
-                        "batch sizes")
+    lr: float | None = _option(None, "peak learning rate for a global batch of 128, scaled linearly for other "
+                               f"global batch sizes (default: {LR_FROM_SCRATCH}; {LR_FROM_INIT} with --init)",
+                               none_word=False)
     momentum: float = _option(0.9, "momentum of the SGD optimizer")
     nesterov: bool = _option(True, "use Nesterov momentum")
     weight_decay: float = _option(5e-4, "weight decay on convolution and linear weights (not on BatchNorm "
@@ -143,7 +149,7 @@ class TrainConfig:
         require(self.epochs is None or self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
         require(self.batch_size is None or self.batch_size >= 2,
                 f"--batch-size must be at least 2 (BatchNorm needs 2), got {self.batch_size}")
-        require(self.lr > 0, f"--lr must be positive, got {self.lr}")
+        require(self.lr is None or self.lr > 0, f"--lr must be positive, got {self.lr}")
         require(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
         require(self.amp in AMP_MODES, f"unknown --amp {self.amp!r}; choose one of: {', '.join(AMP_MODES)}")
         require(self.flavour is None or self.flavour in FLAVOURS,
@@ -165,7 +171,8 @@ class TrainConfig:
         epochs = self.epochs if self.epochs is not None else (EPOCHS_FROM_INIT if self.init else EPOCHS_FROM_SCRATCH)
         flavour = self.flavour if self.flavour is not None or self.init else "bn"
         output_dir = self.output_dir or default_output_dir(self.data)
-        return replace(self, epochs=epochs, flavour=flavour, output_dir=output_dir)
+        lr = self.lr if self.lr is not None else (LR_FROM_INIT if self.init else LR_FROM_SCRATCH)
+        return replace(self, epochs=epochs, flavour=flavour, output_dir=output_dir, lr=lr)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -93,10 +93,10 @@ def build_optimizer(
     model: nn.Module, config: TrainConfig, lr_scale_by_group: Mapping[str, float] | None = None, *,
     lr: float | None = None,
 ) -> torch.optim.Optimizer:
-    """SGD with momentum over `model`'s trainable parameters. `lr` (default config.lr) is the peak
+    """SGD with momentum over `model`'s trainable parameters. `lr` (default: the config's, resolved) is the peak
     learning rate; each group records it as "initial_lr", which the schedule multiplies.
     `lr_scale_by_group` maps child-module names (e.g. the pretrained stages) to a learning-rate factor."""
-    lr = config.lr if lr is None else lr
+    lr = config.resolved().lr if lr is None else lr  # type: ignore[assignment]
     if lr_scale_by_group:
         groups = _scaled_parameter_groups(model, config.weight_decay, lr, lr_scale_by_group)
     else:
