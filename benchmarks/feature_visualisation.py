@@ -1,6 +1,6 @@
 """Time feature visualisation and the dataset-example pass on this machine's CPU.
 
-    python benchmarks/feature_visualisation.py [--steps 128] [--skip-imagenet]
+    python benchmarks/feature_visualisation.py [--steps 128] [--skip-imagenet] [--skip-dataset-pass]
 
 Prints, each with its reference ratio (measured / reference):
   - one channel of a Fashion-MNIST-shaped model (1 channel, 10 classes, 32 px): inception4c.branch3, channel 0
@@ -34,11 +34,18 @@ FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 UNIT = "inception4c.branch3"
 
 
-def timed(what: str, reference: float, work) -> float:
+def timed(what: str, reference: float, work, steps: int | None = None) -> float:
+    """Time `work`; with `steps` other than the default, also the time per step and the default's at that rate
+    (labelled as projected: on a crowded machine fewer steps is what fits)."""
     start = time.perf_counter()
     work()
     seconds = time.perf_counter() - start
-    print(f"{what}: {seconds:.1f} s (reference {reference:.0f} s: ratio {seconds / reference:.2f})", flush=True)
+    if steps is not None and steps != STEPS:
+        print(f"{what}: {seconds:.1f} s for {steps} steps, {seconds / steps:.2f} s a step; {STEPS} steps projected "
+              f"{seconds / steps * STEPS:.1f} s (reference {reference:.0f} s: ratio {seconds / steps * STEPS / reference:.2f})",
+              flush=True)
+    else:
+        print(f"{what}: {seconds:.1f} s (reference {reference:.0f} s: ratio {seconds / reference:.2f})", flush=True)
     return seconds
 
 
@@ -72,20 +79,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--skip-imagenet", action="store_true")
+    parser.add_argument("--skip-dataset-pass", action="store_true")
     args = parser.parse_args()
     print(f"machine: {describe_machine()}; torch {torch.__version__}; {args.steps} steps per image")
     small = fashion_mnist_shaped()
     unit = resolve_unit(small, UNIT)
     visualise_channels(small, unit, [0], steps=2)  # first-call set-up (oneDNN primitives) outside the timing
     timed(f"a channel, Fashion-MNIST model at 32 px ({UNIT} 0)", 5,
-          lambda: visualise_channels(small, unit, [0], steps=args.steps))
-    dataset_pass(small)
+          lambda: visualise_channels(small, unit, [0], steps=args.steps), args.steps)
+    if not args.skip_dataset_pass:
+        dataset_pass(small)
     if not args.skip_imagenet:
         large = imagenet_shaped()
         timed(f"a channel, ImageNet network (torchvision's architecture, random weights) at 224 px ({UNIT} 0)", 60,
-              lambda: visualise_channels(large, UNIT, [0], steps=args.steps))
+              lambda: visualise_channels(large, UNIT, [0], steps=args.steps), args.steps)
     timed(f"a branch in one batch, Fashion-MNIST model at 32 px ({UNIT}, {unit.channels} channels)", 60,
-          lambda: visualise_channels(small, unit, list(range(unit.channels)), steps=args.steps))
+          lambda: visualise_channels(small, unit, list(range(unit.channels)), steps=args.steps), args.steps)
     print(f"peak resident memory (the whole process, every measurement above): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
