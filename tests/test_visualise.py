@@ -61,7 +61,7 @@ def test_a_visualised_channel_excites_it_more_than_every_validation_image_and_th
     unit = resolve_unit(trained, UNIT)
     channels = [0, 7, 21, 40]
     start = visualise_channels(trained, unit, channels, steps=0)
-    optimised = visualise_channels(trained, unit, channels, steps=64)  # half the default: enough at 32 px
+    optimised = visualise_channels(trained, unit, channels)
     assert optimised.shape == (4, 1, 32, 32) and 0 <= optimised.min() and optimised.max() <= 1
     reached = channel_means(trained, unit, optimised)[range(4), channels]
     best_validation = channel_means(trained, unit, validation)[:, channels].max(dim=0).values

@@ -9,6 +9,7 @@ removed), so the cache never answers for weights it was not computed with.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from collections.abc import Callable
@@ -100,6 +101,9 @@ def top_k_pass(model: nn.Module, dataset: Dataset, k: int = TOP_K, *, batch_size
     (normalised images) and where they are, from one forward pass per batch with a hook on every branch.
     Ties keep the earlier image, so the answer does not depend on the batch size."""
     units = all_units(model)
+    # A copy in channels-last layout: about 30% faster on oneDNN CPUs (6.8 against 8.6-10.7 s for 6,000 images
+    # at 32 px, one thread), and the hooks never touch the caller's model, which may be answering requests.
+    model = copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
     best = {unit.name: (torch.empty(unit.channels, 0, dtype=torch.long), torch.empty(unit.channels, 0)) for unit in units}
     seen = 0
     means: dict[str, Tensor] = {}
@@ -112,7 +116,7 @@ def top_k_pass(model: nn.Module, dataset: Dataset, k: int = TOP_K, *, batch_size
     try:
         with evaluating(model), torch.no_grad():
             for images, _labels in loader:
-                model.forward_features(images.to(parameter.device, parameter.dtype))
+                model.forward_features(images.to(parameter.device, parameter.dtype, memory_format=torch.channels_last))
                 positions = torch.arange(seen, seen + len(images))
                 for name, (indices, values) in best.items():
                     joined_values = torch.cat([values, means[name].T], 1)

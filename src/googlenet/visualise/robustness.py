@@ -5,7 +5,9 @@ robustness"; lucid's `standard_transforms`: pad 12, jitter 8, scale 0.9-1.1, rot
 at 128 px).
 
 Here the moves are one affine map per image (a shift, a scale and a turn, drawn from `generator`), sized
-relative to the image: lucid's 12 pixels of jitter at 128 px is about a tenth of the side.
+relative to the image, at half lucid's proportions (its 12 pixels of jitter at 128 px are about a tenth of
+the side): at 32 px, a tenth of the side, 10% scaling and 10 degrees left some channels of a small
+Fashion-MNIST model less excited by their visualisation than by the best validation image.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class Robustness:
-    jitter: float = 0.1  # the largest shift, as a fraction of the side (each direction)
-    scale: float = 0.1  # scale factors drawn from 1 - scale ... 1 + scale
-    degrees: float = 10.0  # turns drawn from -degrees ... degrees
+    jitter: float = 0.05  # the largest shift, as a fraction of the side (each direction)
+    scale: float = 0.05  # scale factors drawn from 1 - scale ... 1 + scale
+    degrees: float = 5.0  # turns drawn from -degrees ... degrees
 
 
 NONE = Robustness(0.0, 0.0, 0.0)
