@@ -79,6 +79,7 @@ def test_a_photo_folder_run_from_the_command_line(tmp_path, monkeypatch, capsys)
     monkeypatch.chdir(tmp_path)
     # A machine with little free memory: 8 images would not fit at 32x32 (about 1.4 MiB each), 4 do.
     monkeypatch.setattr(batch_size_module, "DEFAULT_BATCH_SIZE", 8)
+    monkeypatch.setattr(batch_size_module, "SMALL_INPUT_BATCH_SIZE", 8)  # the batch wanted below 224 px
     monkeypatch.setattr(batch_size_module, "free_memory_bytes", lambda device: 16 * 2**20)
     code = main(["train", "--data", "photos", "--epochs", "1", "--input-size", "32", "--no-progress",
                  "--no-tensorboard"])
