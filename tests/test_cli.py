@@ -102,8 +102,14 @@ def test_a_stop_signal_ends_a_command_after_its_clean_up_with_128_plus_the_signa
         return 0
 
     monkeypatch.setattr(COMMANDS["summary"], "run", stopped_midway)
+    # Ctrl-C as a terminal delivers it: a process started in the background (`cmd &`, nohup) inherits SIGINT
+    # ignored, and then the signal above would never arrive.
+    previous_interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGTERM)
-    code, _, err = run_main(capsys, "summary")
+    try:
+        code, _, err = run_main(capsys, "summary")
+    finally:
+        signal.signal(signal.SIGINT, previous_interrupt)
     assert (code, err.strip(), cleaned_up) == (status, f"googlenet summary: {said}", [True])
     assert signal.getsignal(signal.SIGTERM) is before  # this process's own handling, back as it was
 

@@ -193,7 +193,10 @@ def test_a_stop_signal_leaves_a_resumable_checkpoint_and_resume_finishes(tmp_pat
     Python's default would die with -15 and no checkpoint."""
     run = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "googlenet", "train", "--output-dir", str(run), "--epochs", "200",
-                                *TINY_ARGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                *TINY_ARGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # as from a terminal: a suite run in the background (`make test &`) passes SIGINT on
+                               # ignored, and Python then leaves Ctrl-C ignored in the child too
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 240
         while not (run / "metrics.json").exists() and time.time() < deadline:
