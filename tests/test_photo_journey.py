@@ -3,6 +3,7 @@ free memory (said with its reason), the advice to start from ImageNet weights, a
 example images to predict on, and a last line that names what the model recognises."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,29 @@ def test_small_inputs_take_256_unless_the_training_set_is_small_and_the_paper_si
     assert wanted_batch_size(32, 25_599) == 128  # fewer than 100 steps of 256
     assert wanted_batch_size(224) == wanted_batch_size(224, 10**6) == 128
     assert choose_batch_size(64, None, train_count=1_500) == (128, "batch size 128: the free memory cannot be read here")
+
+
+def test_a_training_set_too_small_for_four_batches_gets_the_largest_batch_that_makes_them():
+    assert wanted_batch_size(32, 1_023) == wanted_batch_size(32, 512) == 128
+    assert wanted_batch_size(32, 511) == wanted_batch_size(224, 300) == 64
+    assert wanted_batch_size(100, 36) == 8  # 36 // 4 = 9: the power of two below
+    assert wanted_batch_size(32, 7) == 2  # BatchNorm's minimum; the data's check refuses the set itself
+
+
+@pytest.mark.parametrize(("per_class", "side", "batch"), [(300, 100, 128), (20, 100, 8), (20, 300, 8)])
+def test_the_automatic_batch_fits_a_small_folder_instead_of_refusing_it(tmp_path, per_class, side, batch):
+    """The data is first read counting at the batch its input size most likely gets (256 below 224 px): a
+    folder of 540 training images (under 4 x 256) at 100 px was refused there before a batch was chosen."""
+    from googlenet.distributed import DistributedContext
+    from googlenet.training.setup import load_choosing_batch_size
+
+    image_tree(tmp_path / "photos", per_class=per_class, size=(side, side))
+    config = TrainConfig(data=str(tmp_path / "photos"), epochs=1)
+    data, chosen, _ = load_choosing_batch_size(config, None, None, DistributedContext())
+    train_count = len(data.train)
+    assert chosen.batch_size == batch and 4 * batch <= train_count < 8 * max(batch, 128)
+    with pytest.raises(ValueError, match=r"the training split holds \d+ images, fewer than 4 batches of 512"):
+        load_choosing_batch_size(replace(config, batch_size=512), None, None, DistributedContext())  # given: kept
 
 
 def test_photos_at_224_px_get_the_largest_power_of_two_that_fits_half_the_free_memory():

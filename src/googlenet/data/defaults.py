@@ -181,6 +181,15 @@ def channels_for(
     return 3, IMAGENET_MEAN, IMAGENET_STD
 
 
+class TooFewBatches(ValueError):
+    """The training split holds fewer than MIN_BATCHES_PER_EPOCH batches; `train_count` is its size, so that
+    a caller that only guessed the batch size (the automatic one) can choose one that fits."""
+
+    def __init__(self, message: str, train_count: int) -> None:
+        super().__init__(message)
+        self.train_count = train_count
+
+
 def check_enough_for_batches(name: str, train_count: int, batch_size: int | None) -> None:
     """A training split smaller than MIN_BATCHES_PER_EPOCH batches is an error naming a batch size that fits."""
     if batch_size is None:
@@ -190,7 +199,6 @@ def check_enough_for_batches(name: str, train_count: int, batch_size: int | None
     if train_count < MIN_BATCHES_PER_EPOCH * batch_size:
         fits = train_count // MIN_BATCHES_PER_EPOCH
         advice = f"use a batch size of {fits} or less, or add images" if fits >= 2 else "add images"
-        raise ValueError(
+        raise TooFewBatches(
             f"{name}: the training split holds {train_count:,} images, fewer than {MIN_BATCHES_PER_EPOCH} batches "
-            f"of {batch_size} (an epoch would be {train_count // batch_size} step(s)); {advice}"
-        )
+            f"of {batch_size} (an epoch would be {train_count // batch_size} step(s)); {advice}", train_count)

@@ -4,12 +4,12 @@ Hub repository ("hf-hub:user/repo"), found by `googlenet.weights.sources`; what 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from googlenet.models.network import GoogLeNet
+from googlenet.weights.records import read_record
 
 
 @dataclass
@@ -45,8 +45,8 @@ def find_model(path: str | Path) -> ModelSource:
     from googlenet.weights.sources import locate_model
 
     location = locate_model(path)
-    evaluation = _read_json(location.model_dir / "evaluation.json")
-    run_config = _read_json(location.run_dir / "config.json") if location.run_dir else {}
+    evaluation = read_record(location.model_dir / "evaluation.json")
+    run_config = read_record(location.run_dir / "config.json") if location.run_dir else {}
     return ModelSource(
         model_dir=location.model_dir, run_dir=location.run_dir, epoch=evaluation.get("epoch"),
         weights=evaluation.get("weights"), data=run_config.get("data") or evaluation.get("data"),
@@ -88,11 +88,3 @@ def resolve_model(model_or_dir: Any, source: ModelSource | None = None) -> tuple
         found = find_model(model_or_dir)
         return from_pretrained(found.model_dir), found
     return model_or_dir, source
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return document if isinstance(document, dict) else {}

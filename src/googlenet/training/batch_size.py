@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from googlenet.data.defaults import MIN_BATCHES_PER_EPOCH
+
 DEFAULT_BATCH_SIZE = 128  # the paper-scale default (inputs of 224 px and more) and small training sets'
 # Below the paper's input size the step is cheap and a batch of 256 runs more images a second: on a 2-core
 # AVX-512 + BF16 CPU at 32x32, 1128 images/s against 966 at 128 (aux heads off; float32 under AVX2: 670
@@ -56,12 +58,22 @@ def free_memory_bytes(device: torch.device) -> int | None:
 
 def wanted_batch_size(input_size: int, train_count: int | None = None) -> int:
     """The batch size memory permitting: 256 below 224 px unless the training set (`train_count` images a
-    process) has fewer than MIN_STEPS_FOR_LARGER_BATCH batches of it; else 128."""
+    process) has fewer than MIN_STEPS_FOR_LARGER_BATCH batches of it; else 128. A training set too small
+    for MIN_BATCHES_PER_EPOCH batches of that gets the largest power of two that makes them (at least 2,
+    BatchNorm's minimum: fewer images than 4 x 2 are refused by the data's check, not here)."""
     if input_size >= PAPER_INPUT_SIZE:
-        return DEFAULT_BATCH_SIZE
-    if train_count is not None and train_count < SMALL_INPUT_BATCH_SIZE * MIN_STEPS_FOR_LARGER_BATCH:
-        return DEFAULT_BATCH_SIZE
-    return SMALL_INPUT_BATCH_SIZE
+        wanted = DEFAULT_BATCH_SIZE
+    elif train_count is not None and train_count < SMALL_INPUT_BATCH_SIZE * MIN_STEPS_FOR_LARGER_BATCH:
+        wanted = DEFAULT_BATCH_SIZE
+    else:
+        wanted = SMALL_INPUT_BATCH_SIZE
+    if train_count is not None and train_count < MIN_BATCHES_PER_EPOCH * wanted:
+        return _power_of_two_at_most(max(2, train_count // MIN_BATCHES_PER_EPOCH))
+    return wanted
+
+
+def _power_of_two_at_most(count: int) -> int:
+    return 1 << (count.bit_length() - 1)
 
 
 def choose_batch_size(input_size: int, free_bytes: int | None, processes_sharing: int = 1,
@@ -80,7 +92,7 @@ def choose_batch_size(input_size: int, free_bytes: int | None, processes_sharing
         return wanted, (f"batch size {wanted}: its training at {side} takes about {needed_gib:.1f} GiB, within half "
                         f"the {free_gib:.1f} GiB free")
     fits = int(budget_mib // per_image)
-    batch = max(2, 1 << (max(fits, 1).bit_length() - 1))  # a power of two: the kernels' favourite shapes
+    batch = max(2, _power_of_two_at_most(max(fits, 1)))  # a power of two: the kernels' favourite shapes
     sharing = f" shared by {processes_sharing} processes" if processes_sharing > 1 else ""
     return batch, (f"batch size {batch}, not {wanted}: at {side} each image takes about "
                    f"{per_image:.0f} MiB to train, and {wanted} would need {needed_gib:.1f} GiB, more "

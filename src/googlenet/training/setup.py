@@ -93,8 +93,17 @@ def load_choosing_batch_size(config: TrainConfig, input_size: int | None, normal
     if config.batch_size is not None:
         data = load_on_every_rank(config, input_size, normalization, context)
         return data, config, max(config.batch_size, sizes.EVALUATION_BATCH_SIZE)
+    from googlenet.data.defaults import TooFewBatches
+
     counted_at = sizes.wanted_batch_size(input_size if input_size is not None else 0)
-    data = load_on_every_rank(replace(config, batch_size=counted_at), input_size, normalization, context)
+    try:
+        data = load_on_every_rank(replace(config, batch_size=counted_at), input_size, normalization, context)
+    except TooFewBatches as small:
+        # The guess was too large for this training split, not the user's batch: count again at one that
+        # fits it (a split too small for any batch is refused by this read).
+        counted_at = sizes.wanted_batch_size(input_size if input_size is not None else 0,
+                                             small.train_count // context.world_size)
+        data = load_on_every_rank(replace(config, batch_size=counted_at), input_size, normalization, context)
     batch_size, why = sizes.default_batch_size(data.preprocessing.input_size, context,
                                                len(data.train) // context.world_size)
     config = replace(config, batch_size=batch_size)

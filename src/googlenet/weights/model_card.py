@@ -18,6 +18,7 @@ from typing import Any
 from googlenet.atomic_files import write_text
 from googlenet.models.pretrained import GoogLeNet_Weights
 from googlenet.weights.hf_hub import HUB_PREFIX
+from googlenet.weights.records import read_record
 
 MODEL_CARD_NAME = "README.md"
 GENERATED_MARK = ("<!-- Written by googlenet with the weights, and rewritten with them: "
@@ -58,9 +59,9 @@ def write_model_card(directory: str | Path, *, run_dir: str | Path | None = None
     card = directory / MODEL_CARD_NAME
     if card.is_file() and GENERATED_MARK not in card.read_text(errors="replace"):
         return None
-    config = _read_json(directory / "config.json")
-    evaluation = _read_json(directory / "evaluation.json")
-    run_config = _read_json(Path(run_dir) / "config.json") if run_dir is not None else {}
+    config = read_record(directory / "config.json")
+    evaluation = read_record(directory / "evaluation.json")
+    run_config = read_record(Path(run_dir) / "config.json") if run_dir is not None else {}
     write_text(card, model_card(config, evaluation=evaluation, run_config=run_config, repo_id=repo_id))
     return card
 
@@ -182,11 +183,3 @@ def _data_name(data: Any) -> str | None:
     if not isinstance(data, str) or not data:
         return None
     return data if data in HUB_DATASETS else "an image folder"
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return document if isinstance(document, dict) else {}
