@@ -20,6 +20,11 @@ on an AVX2-only CPU (float32, no VNNI). Per run it prints:
   (benchmark_subjects.our_training_step at the defaults' batch and aux heads, random 1x32x32 images,
   median of 8 steps after 3, in a child process of the same kind).
 
+With --step-compile, the same step under torch.compile (`googlenet train --compile`) is timed too, in a
+child process of its own per kind: the first call (which compiles) and images/s afterwards, against the
+eager step, and what compiling would save or cost over a run of the defaults' length. `--seeds 0
+--step-compile` measures the steps only.
+
 Per kind: the accuracy rule (mean test top-1 >= TARGET over the seeds, none below --floor) and the slowest
 whole run against the kind's goal (--goal-native, --goal-avx2 minutes). Everything also goes to a JSON
 file. Run it on a quiet machine: every other process on the CPU lengthens the runs.
@@ -77,6 +82,7 @@ class KindSummary:
     kind: str
     step_images_per_second: float | None
     runs: list[RunResult] = field(default_factory=list)
+    compiled_step: dict[str, Any] | None = None  # step_images_per_second(compile=True)'s figures
 
 
 def child_environment(kind: str) -> dict[str, str]:
@@ -148,32 +154,41 @@ def read_run(kind: str, seed: int, run_dir: Path, epochs: list[EpochLine], wall_
     return result
 
 
-def measure_step(kind: str) -> float | None:
-    """The bare training step's images/s at the defaults, in a child process of `kind`."""
-    completed = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--step-only"], capture_output=True,
-                               text=True, env=child_environment(kind))
+def measure_step(kind: str, compile: bool = False) -> dict[str, Any] | None:
+    """The bare training step's figures at the defaults (`step_images_per_second`), in a child process of
+    `kind`: a fresh process, so a compiled step's first call includes all of its compiling."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--step-only"] + (["--step-compile"] if compile else [])
+    print(f"... {kind}: timing the bare step{' under torch.compile' if compile else ''}", file=sys.stderr, flush=True)
+    completed = subprocess.run(command, capture_output=True, text=True, env=child_environment(kind))
     if completed.returncode != 0:
         print(f"... {kind}: the step measurement failed: {completed.stderr.strip()[-500:]}", file=sys.stderr)
         return None
-    return float(json.loads(completed.stdout.strip().splitlines()[-1])["images_per_second"])
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def step_images_per_second(steps: int = 8, warmup: int = 3, input_size: int = 32, train_count: int = 54_000) -> dict:
-    """`googlenet train`'s step as its defaults set it up for Fashion-MNIST (batch, aux heads), timed here."""
+def step_images_per_second(steps: int = 8, warmup: int = 3, input_size: int = 32, train_count: int = 54_000,
+                           compile: bool = False) -> dict:
+    """`googlenet train`'s step as its defaults set it up for Fashion-MNIST (batch, aux heads), timed here;
+    with `compile`, as `--compile` sets it up (the first call, which compiles, timed on its own)."""
     import torch
 
     from googlenet.inference.benchmark_subjects import our_training_step
     from googlenet.models.network import googlenet
     from googlenet.training.batch_size import wanted_batch_size
+    from googlenet.training.config import EPOCHS_FROM_SCRATCH
     from googlenet.training.setup import default_aux_logits
 
     batch = wanted_batch_size(input_size, train_count)
     aux_logits, _ = default_aux_logits(input_size)
-    name, step = our_training_step(googlenet("bn", num_classes=10, in_chans=1, aux_logits=aux_logits))
+    name, step = our_training_step(googlenet("bn", num_classes=10, in_chans=1, aux_logits=aux_logits),
+                                   compile=compile)
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(batch, 1, input_size, input_size, generator=generator)
     labels = torch.randint(10, (batch,), generator=generator)
-    for _ in range(warmup):
+    started = time.perf_counter()
+    step(images, labels)
+    first_step_seconds = time.perf_counter() - started
+    for _ in range(warmup - 1):
         step(images, labels)
     seconds = []
     for _ in range(steps):
@@ -181,7 +196,8 @@ def step_images_per_second(steps: int = 8, warmup: int = 3, input_size: int = 32
         step(images, labels)
         seconds.append(time.perf_counter() - started)
     return {"images_per_second": batch / statistics.median(seconds), "batch": batch, "aux_logits": aux_logits,
-            "step": name}
+            "step": name, "first_step_seconds": first_step_seconds,
+            "steps_per_run": EPOCHS_FROM_SCRATCH * (train_count // batch)}
 
 
 def accuracy_rule(tests: list[float | None], target: float, floor: float) -> bool:
@@ -209,6 +225,11 @@ def format_report(summaries: list[KindSummary], target: float, floor: float, goa
                          f"{loop} | {step} |")
     lines.append("")
     for summary in summaries:
+        if summary.compiled_step is not None and summary.step_images_per_second:
+            lines.append(compile_line(summary.kind, summary.step_images_per_second, summary.compiled_step))
+    for summary in summaries:
+        if not summary.runs:
+            continue
         tests = [run.test_top1 for run in summary.runs]
         held = accuracy_rule(tests, target, floor)
         known = [test for test in tests if test is not None]
@@ -220,6 +241,18 @@ def format_report(summaries: list[KindSummary], target: float, floor: float, goa
                      f"{target:g}%, none below {floor:g}%) {'held' if held else 'NOT held'}; slowest whole run "
                      f"{_minutes(slowest)}{within}")
     return "\n".join(lines)
+
+
+def compile_line(kind: str, eager_images_per_second: float, compiled: dict[str, Any]) -> str:
+    """What torch.compile does to a run of the defaults' length: its compiling plus its steps against eager's."""
+    batch, steps = compiled["batch"], compiled["steps_per_run"]
+    eager_seconds = steps * batch / eager_images_per_second
+    compiled_seconds = compiled["first_step_seconds"] + steps * batch / compiled["images_per_second"]
+    verdict = "saves" if compiled_seconds < eager_seconds else "costs"
+    return (f"{kind}: torch.compile'd step {compiled['images_per_second']:.0f} images/s against eager "
+            f"{eager_images_per_second:.0f} ({compiled['images_per_second'] / eager_images_per_second:.2f}x), its "
+            f"first call (compiling) {compiled['first_step_seconds']:.1f} s: over a run of {steps} steps of {batch} it "
+            f"{verdict} {_minutes(abs(eager_seconds - compiled_seconds))} of training")
 
 
 def _minutes(seconds: float) -> str:
@@ -244,17 +277,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=Path, default=Path("runs/time-to-accuracy"))
     parser.add_argument("--json", type=Path, help="where to write the results (default: OUTPUT_DIR/results.json)")
     parser.add_argument("--no-step", action="store_true", help="skip the bare step's measurement")
+    parser.add_argument("--step-compile", action="store_true",
+                        help="also time the step under torch.compile (googlenet train --compile), minutes per kind")
     parser.add_argument("--step-only", action="store_true", help=argparse.SUPPRESS)  # the child of measure_step
     args = parser.parse_args(argv)
     if args.step_only:
-        print(json.dumps(step_images_per_second()))
+        print(json.dumps(step_images_per_second(compile=args.step_compile)))
         return 0
     kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown or not kinds:
         parser.error(f"--kinds: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(KINDS)}")
     options = shlex.split(args.options) + (["--test-every-epoch"] if args.test_every_epoch else [])
-    summaries = {kind: KindSummary(kind, None if args.no_step else measure_step(kind)) for kind in kinds}
+    summaries = {}
+    for kind in kinds:
+        eager = None if args.no_step else measure_step(kind)
+        summaries[kind] = KindSummary(kind, eager["images_per_second"] if eager else None)
+        if args.step_compile:
+            summaries[kind].compiled_step = measure_step(kind, compile=True)
     for seed in range(args.seeds):
         for kind in kinds:
             run_dir = args.output_dir / f"{kind}-seed{seed}"

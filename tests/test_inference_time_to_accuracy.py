@@ -85,6 +85,19 @@ def test_the_report_puts_the_kinds_side_by_side_with_the_rule_and_the_goal():
     assert "slowest whole run 10 min 10.0 s, goal 10 min: NOT met" in report
 
 
+def test_compiling_is_weighed_against_the_eager_step_over_a_whole_run():
+    script = load_script()
+    compiled = {"images_per_second": 700.0, "batch": 256, "first_step_seconds": 140.0, "steps_per_run": 1050}
+    # eager: 1050 x 256 / 1000 = 268.8 s; compiled: 140 + 1050 x 256 / 700 = 524.0 s
+    assert script.compile_line("native", 1000.0, compiled) == (
+        "native: torch.compile'd step 700 images/s against eager 1000 (0.70x), its first call (compiling) 140.0 s: "
+        "over a run of 1050 steps of 256 it costs 4 min 15.2 s of training")
+    faster = {**compiled, "images_per_second": 2000.0, "first_step_seconds": 10.0}  # 10 + 134.4 s
+    assert script.compile_line("avx2", 1000.0, faster).endswith("it saves 2 min 04.4 s of training")
+    steps_only = script.format_report([script.KindSummary("native", 1000.0, [], compiled)], 91.0, 90.7, {})
+    assert "torch.compile'd step 700" in steps_only and "accuracy rule" not in steps_only
+
+
 @pytest.mark.slow
 def test_a_tiny_run_of_each_kind_is_timed_read_and_reported(tmp_path, capsys):
     script = load_script()
