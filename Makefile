@@ -29,8 +29,8 @@ SUDO = $(if $(shell command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo s
 # make train's time: docs/results.md's "Training time" table (date, machine, split, command).
 help:
 	@echo 'make train       set up .venv, train GoogLeNet on Fashion-MNIST into $(RUN)/, print the'
-	@echo '                 accuracy and the commands to try next (2-core CPU, 2026-12-05: 5.5 min with'
-	@echo '                 AVX-512 + BF16, 8.6 min with AVX2 only; docs/results.md)'
+	@echo '                 accuracy and the commands to try next (2-core CPU, 2026-12-05, 3 seeds: 4.8-6.3'
+	@echo '                 min with AVX-512 + BF16, 7.8-9.3 min with AVX2 only; docs/results.md)'
 	@echo 'make test        set up, then run the whole test suite and build the documentation (what CI runs)'
 	@echo 'make docs        build the documentation site into site/ (open site/index.html)'
 	@echo 'make mutation    how strong the tests are: mutmut'"'"'s surviving mutants per module (not part of'
