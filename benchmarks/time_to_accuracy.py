@@ -2,6 +2,7 @@
 
     python benchmarks/time_to_accuracy.py --kinds native,avx2 --seeds 3
     python benchmarks/time_to_accuracy.py --kinds avx2 --seeds 1 --options "--epochs 6"
+    python benchmarks/time_to_accuracy.py --kinds native --options=--aux-logits   # one option: with =
 
 Each run is a `googlenet train` child process (its defaults, `--seed S`, --options on top, its own run
 directory under --output-dir), one after the other, kinds interleaved within each seed so that both see

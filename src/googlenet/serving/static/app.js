@@ -120,6 +120,9 @@ function clearResults() {
 async function useFile(file) {
   state.file = file;
   clearError();
+  // The earlier image's explanation goes at once: a module clicked while this one is computed would
+  // otherwise show the other image's channels.
+  clearResults();
   try {
     await predict();
     await explain();
