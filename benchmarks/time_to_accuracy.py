@@ -211,8 +211,8 @@ def accuracy_rule(tests: list[float | None], target: float, floor: float) -> boo
 def format_report(summaries: list[KindSummary], target: float, floor: float, goals: dict[str, float]) -> str:
     lines = []
     for summary in summaries:
-        machine = summary.runs[0].machine_line if summary.runs else ""
-        lines.append(f"{summary.kind}: {machine.removeprefix('machine: ')}")
+        if summary.runs:  # the machine as the run's first line named it
+            lines.append(f"{summary.kind}: {summary.runs[0].machine_line.removeprefix('machine: ')}")
     lines += ["", f"| kind | seed | whole run | to {target:g}% test top-1 | kept epoch | validation top-1 | "
                   "test top-1 | loop images/s | step images/s |", "|---|---|---|---|---|---|---|---|---|"]
     for summary in summaries:

@@ -190,6 +190,12 @@ def test_a_branch_shows_its_channel_sheet_with_the_channels_the_image_excites_mo
         (image) => image.complete && image.naturalWidth > 0)""")
     page.locator("#modules-section").screenshot(path=str(artefacts / "channels-page.png"))
 
+    other = tmp_path / "fashion-mnist-test-1.png"
+    Image.fromarray(fashion_mnist_test_image(1)).save(other)
+    page.set_input_files("#file-input", str(other))  # another image: the sheet marked this one's channels
+    assert page.locator("#channel-sheet").is_hidden() and page.locator("#channel-sheet .channel-row").count() == 0
+    page.wait_for_selector("#heatmap[data-drawn]")
+
 
 def test_an_example_from_the_evaluation_data(page, artefacts):
     page.wait_for_selector("#examples button")

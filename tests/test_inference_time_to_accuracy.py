@@ -96,6 +96,7 @@ def test_compiling_is_weighed_against_the_eager_step_over_a_whole_run():
     assert script.compile_line("avx2", 1000.0, faster).endswith("it saves 2 min 04.4 s of training")
     steps_only = script.format_report([script.KindSummary("native", 1000.0, [], compiled)], 91.0, 90.7, {})
     assert "torch.compile'd step 700" in steps_only and "accuracy rule" not in steps_only
+    assert "native: \n" not in steps_only  # no machine line without a run to read it from
 
 
 @pytest.mark.slow

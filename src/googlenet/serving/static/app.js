@@ -115,6 +115,7 @@ function clearResults() {
   $("#modules").replaceChildren();
   $("#legend").replaceChildren();
   $("#module-detail").hidden = true;
+  hideChannels();  // channels.js
 }
 
 async function useFile(file) {

@@ -14,6 +14,14 @@ function channelList(branch) {
   return [...new Set([...excited, ...first])].slice(0, Math.max(CHANNELS_SHOWN, excited.length));
 }
 
+// Another image: its strongest channels are other ones, and a sheet still computing is not wanted.
+function hideChannels() {
+  channelSheetRequest++;
+  const box = document.querySelector("#channel-sheet");
+  box.hidden = true;
+  box.replaceChildren();
+}
+
 async function showChannels(module, branch) {
   const request = ++channelSheetRequest;
   const unit = `${module}.${branch.name}`;
